@@ -1,0 +1,84 @@
+// runtime.hpp: Runtime, the M:N scheduler that runs coroutines on `procs`
+// worker threads, and go(), which starts a coroutine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "corun/config.hpp"
+#include "corun/detail/closure.hpp"
+
+namespace corun {
+
+namespace detail {
+class Scheduler;
+std::uint64_t spawn(Scheduler* sched, Closure&& body);
+Scheduler* current_scheduler() noexcept;
+}  // namespace detail
+
+// Runtime owns the worker threads, the run queues, the timers and the stacks.
+// Destroying it cancels the coroutines still alive: each blocked one gets
+// corun::Cancelled thrown from its blocking call, so its stack unwinds; the
+// destructor returns when all have finished (a coroutine that never blocks
+// again is waited for).
+class Runtime {
+ public:
+  explicit Runtime(Config config = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // go() starts `body` as a new coroutine and returns its id. Callable from
+  // any thread, inside or outside the runtime.
+  template <class F>
+  std::uint64_t go(F&& body) {
+    return detail::spawn(sched_.get(), detail::Closure(std::forward<F>(body)));
+  }
+
+  // wait() blocks the calling thread (or coroutine) until every coroutine has
+  // finished. A coroutine calling it waits for all others.
+  void wait();
+
+  int procs() const noexcept;
+  const Config& config() const noexcept;
+
+  // live() is the number of coroutines started and not yet finished.
+  std::size_t live() const noexcept;
+
+ private:
+  std::unique_ptr<detail::Scheduler> sched_;
+};
+
+// go() starts a coroutine on the runtime of the calling coroutine. Called
+// outside any coroutine it throws std::logic_error.
+template <class F>
+std::uint64_t go(F&& body) {
+  return detail::spawn(detail::current_scheduler(), detail::Closure(std::forward<F>(body)));
+}
+
+// run() is Go's program model: it starts a runtime, runs `main_body` as a
+// coroutine, returns when that coroutine returns, and then cancels every
+// coroutine still alive (as destroying a Runtime does).
+template <class F>
+void run(Config config, F&& main_body);
+
+}  // namespace corun
+
+#include "corun/wait_group.hpp"
+
+template <class F>
+void corun::run(Config config, F&& main_body) {
+  Runtime rt(config);
+  WaitGroup main_done;
+  main_done.add(1);
+  rt.go([&main_done, body = std::forward<F>(main_body)]() mutable {
+    struct Done {
+      WaitGroup& wg;
+      ~Done() { wg.done(); }
+    } done{main_done};
+    body();
+  });
+  main_done.wait();
+}

@@ -1,0 +1,23 @@
+// fatal.hpp: fatal errors, Go style. The library never prints, except to say
+// why it is ending the program: a deadlock, an exception escaping a
+// coroutine, a stack overflow, exhausted memory. These write one report to
+// stderr and exit with status 2, as Go's runtime does.
+#pragma once
+
+namespace corun::detail {
+
+inline constexpr int kFatalExitCode = 2;
+
+// fatal() prints "fatal error: <message>" and exits with kFatalExitCode.
+[[noreturn]] void fatal(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+// fatal_raw() prints `text` as it is and exits with kFatalExitCode.
+[[noreturn]] void fatal_raw(const char* text, unsigned long length);
+
+// install_overflow_handler() makes a fault in a guard page report a stack
+// overflow naming the coroutine; the calling worker thread gets an
+// alternate signal stack. Idempotent per thread.
+void install_overflow_handler();
+void remove_overflow_handler_for_thread();
+
+}  // namespace corun::detail

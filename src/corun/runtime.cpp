@@ -1,0 +1,37 @@
+// runtime.cpp: Runtime, the public face of the Scheduler.
+#include "corun/runtime.hpp"
+
+#include <stdexcept>
+
+#include "scheduler.hpp"
+
+namespace corun {
+
+Runtime::Runtime(Config config) : sched_(std::make_unique<detail::Scheduler>(config)) {
+  detail::attach_thread(sched_.get());
+}
+
+Runtime::~Runtime() = default;
+
+void Runtime::wait() { sched_->wait_all(); }
+int Runtime::procs() const noexcept { return sched_->procs(); }
+const Config& Runtime::config() const noexcept { return sched_->config(); }
+std::size_t Runtime::live() const noexcept { return sched_->live(); }
+
+namespace detail {
+
+std::uint64_t spawn(Scheduler* sched, Closure&& body) {
+  if (sched == nullptr) {
+    throw std::logic_error("corun::go() called outside a coroutine: use Runtime::go()");
+  }
+  return sched->spawn(std::move(body));
+}
+
+Scheduler* current_scheduler() noexcept {
+  Worker* w = this_worker();
+  return w != nullptr ? &w->sched : nullptr;
+}
+
+}  // namespace detail
+
+}  // namespace corun

@@ -1,0 +1,735 @@
+// scheduler.cpp: the scheduler.
+//
+// # Model
+// corun follows Go's G-M-P scheduler (runtime/proc.go), minus the M/P split.
+//   G  a Coroutine: a stack, saved registers, a body. Cheap: the descriptor
+//      is recycled, and the stack is taken from a per-worker cache only when
+//      the coroutine first runs, so a million spawned-but-not-started
+//      coroutines cost a million descriptors, not a million stacks.
+//   P  a Worker: one of `procs` logical processors, with a bounded lock-free
+//      run queue (256 slots), a `runnext` slot and a timer heap.
+//   M  each Worker owns one OS thread. Its native stack runs the scheduling
+//      loop (g0); coroutines run on their own stacks.
+//
+// # Where runnable coroutines live
+//   - runnext: a coroutine made runnable by the running one (unparked, or
+//     spawned) runs next on the same worker and inherits the time slice.
+//     This keeps a producer/consumer pair on one worker, in cache, with no
+//     wake-up of another thread: a channel ping-pong costs two switches.
+//   - the local ring: everything else runnable on this worker. When full,
+//     half of it moves to the global queue (Go's runqputslow).
+//   - the global queue: spawns from plain threads and overflow. A worker
+//     checks it first on every 61st round (Go's number: a prime, so it does
+//     not resonate with program patterns) so it cannot starve, and otherwise
+//     when its local queues are empty.
+//
+// # Switching
+// A coroutine that yields, parks or exits switches directly to the next
+// runnable coroutine of its worker when there is one (one context switch,
+// no detour through g0); only when the worker has nothing local does it
+// switch to g0, which may steal or sleep. Whatever must happen to the
+// coroutine that switched away (requeue it, release the lock its wakers
+// take, free it) happens in PostSwitch on the other side of the switch,
+// once its registers are saved: nobody can resume a half-saved coroutine.
+//
+// # Finding work, spinning and parking (the invariants)
+// An idle worker (find_runnable) tries, in order: runnext, local ring,
+// global queue, expired timers, then steals: 4 passes over all workers in
+// random order, taking half of a victim's ring, expired timers of the victim,
+// and on the last pass its runnext. A worker doing that is "spinning".
+//   I1: at most half of the busy workers spin (2*spinning <= busy), so idle
+//       workers do not burn the CPUs that busy ones need.
+//   I2: when work is made runnable and no worker spins, an idle worker is
+//       woken (wakep). A spinning worker that finds work and was the last
+//       spinner wakes another (reset_spinning), so newly arriving work keeps
+//       finding a spinner.
+//   I3 (no lost wake-up): a worker that stops spinning re-checks every queue
+//       after decrementing the spinner count, and a worker that parks
+//       re-checks after publishing itself idle; a producer publishes its work
+//       before reading those counts. Both sides are sequentially consistent
+//       (Dekker), so either the producer sees the idle worker and wakes it,
+//       or the worker sees the work.
+// A parked worker sleeps on a futex, at most until its earliest timer; an
+// idle runtime uses no CPU.
+//
+// # Deadlock
+// When the last worker parks (all idle), no coroutine is runnable and no
+// timer pending, nothing inside the runtime can ever run again. If a plain
+// thread is then blocked in a corun wait, it waits forever: that is Go's
+// "all goroutines are asleep - deadlock!", reported with every coroutine's
+// wait reason. A plain thread not blocked in corun could still wake a
+// coroutine, so without a blocked thread nothing is reported.
+//
+// # Shutdown
+// Destroying the runtime cancels parked coroutines: their cancel hook takes
+// them out of their wait queue, and they resume with corun::Cancelled thrown
+// from the blocking call, so their stacks unwind. Coroutines never started
+// are dropped. Workers stop when no coroutine is left.
+#include "scheduler.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <typeinfo>
+
+#include <pthread.h>
+
+#include "corun/errors.hpp"
+#include "fatal.hpp"
+#include "futex.hpp"
+#include "sanitizers.hpp"
+
+extern "C" void* __cxa_get_globals() noexcept;
+
+namespace corun::detail {
+
+namespace {
+
+// kGlobalQueueInterval: Go checks the global queue every 61st schedule.
+constexpr std::uint32_t kGlobalQueueInterval = 61;
+// kTimerCheckInterval: how often a busy worker reads the clock for timers
+// when its run queue still has work (a clock read costs ~20 ns).
+constexpr std::uint32_t kTimerCheckMask = 7;
+// kStealPasses: Go's stealTries.
+constexpr int kStealPasses = 4;
+// kRunnextGraceNs: before stealing a victim's runnext, give the victim this
+// long to run it itself (Go sleeps 3 us): a ping-pong pair stays together.
+constexpr std::int64_t kRunnextGraceNs = 3'000;
+// Per-worker caches.
+constexpr std::size_t kStackCacheMax = 64;
+constexpr std::uint32_t kFreeGsMax = 256;
+
+thread_local Worker* t_worker = nullptr;
+thread_local Scheduler* t_attached = nullptr;
+
+std::uint64_t next_random(std::uint64_t& s) noexcept {
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return s;
+}
+
+// eh_swap() keeps C++'s per-thread exception state per coroutine.
+struct EhGlobals {
+  void* words[2];
+};
+inline void eh_swap(Coroutine* from, Coroutine* to) noexcept {
+  auto* g = static_cast<EhGlobals*>(__cxa_get_globals());
+  from->eh_state[0] = g->words[0];
+  from->eh_state[1] = g->words[1];
+  g->words[0] = to->eh_state[0];
+  g->words[1] = to->eh_state[1];
+}
+
+void thread_stack_bounds(const void*& bottom, std::size_t& size) noexcept {
+  pthread_attr_t attr;
+  void* addr = nullptr;
+  size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+  }
+  bottom = addr;
+}
+
+}  // namespace
+
+// this_worker() must not be inlined: a coroutine can resume on another
+// thread, and a compiler may otherwise keep the old thread's TLS address.
+__attribute__((noinline)) Worker* this_worker() noexcept {
+  Worker* w = t_worker;
+  asm volatile("" : "+r"(w));
+  return w;
+}
+
+void attach_thread(Scheduler* sched) noexcept { t_attached = sched; }
+Scheduler* attached_scheduler() noexcept { return t_attached; }
+
+Worker::Worker(Scheduler& s, int i)
+    : sched(s), index(i), rng(0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(i + 1)) {
+  g0.started = true;
+  g0.state.store(CoState::kRunning, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// Construction, spawn, shutdown
+
+Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.stack_size) {
+  if (config_.procs == 0) config_.procs = available_cpus();
+  if (config_.procs < 1 || config_.procs > Config::kMaxProcs) {
+    throw std::invalid_argument("corun: procs must be 1.." + std::to_string(Config::kMaxProcs) +
+                                " (or 0 for all CPUs), got " + std::to_string(config.procs));
+  }
+  if (config_.stack_size < Config::kMinStackSize || config_.stack_size > Config::kMaxStackSize) {
+    throw std::invalid_argument("corun: stack_size must be 16 KiB..1 GiB, got " +
+                                std::to_string(config.stack_size) + " bytes");
+  }
+  config_.stack_size = stacks_.stack_size();
+  shards_ = std::make_unique<LiveShard[]>(static_cast<std::size_t>(config_.procs) + 1);
+  workers_.reserve(static_cast<std::size_t>(config_.procs));
+  for (int i = 0; i < config_.procs; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  install_overflow_handler();
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    wp->thread = std::thread([this, wp] { worker_main(*wp); });
+  }
+}
+
+Scheduler::~Scheduler() {
+  shutdown();
+  for (auto& w : workers_) {
+    for (Coroutine* g = w->free_gs; g != nullptr;) delete std::exchange(g, g->next);
+  }
+  for (Coroutine* g = free_global_; g != nullptr;) delete std::exchange(g, g->next);
+}
+
+Coroutine* Scheduler::new_coroutine(Worker* w) {
+  Coroutine* g = nullptr;
+  if (w != nullptr && w->free_gs != nullptr) {
+    g = w->free_gs;
+    w->free_gs = g->next;
+    --w->nfree_gs;
+  } else {
+    std::lock_guard<std::mutex> lk(free_mu_);
+    if (free_global_ != nullptr) g = std::exchange(free_global_, free_global_->next);
+  }
+  if (g == nullptr) g = new Coroutine;
+  g->next = nullptr;
+  g->sched = this;
+  g->started = false;
+  g->cancelled = false;
+  g->wait_reason = WaitReason::kNone;
+  g->cancel_fn = nullptr;
+  g->cancel_ctx = nullptr;
+  g->eh_state[0] = g->eh_state[1] = nullptr;
+  g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+  return g;
+}
+
+void Scheduler::free_coroutine(Worker& w, Coroutine* g) noexcept {
+  if (w.nfree_gs < kFreeGsMax) {
+    g->next = w.free_gs;
+    w.free_gs = g;
+    ++w.nfree_gs;
+    return;
+  }
+  std::lock_guard<std::mutex> lk(free_mu_);
+  g->next = free_global_;
+  free_global_ = g;
+}
+
+std::uint64_t Scheduler::spawn(Closure&& body) {
+  Worker* w = this_worker();
+  if (w != nullptr && &w->sched != this) w = nullptr;  // a worker of another runtime
+  if (w == nullptr) attach_thread(this);
+  Coroutine* g = new_coroutine(w);
+  g->body = std::move(body);
+  g->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  live_.fetch_add(1, std::memory_order_relaxed);
+  register_live(g, w != nullptr ? static_cast<std::uint32_t>(w->index)
+                                 : static_cast<std::uint32_t>(config_.procs));
+  std::uint64_t id = g->id;
+  if (w != nullptr) {
+    runq_put(*w, g, /*next=*/true);
+  } else {
+    global_.push(g);
+  }
+  wakep();
+  return id;
+}
+
+void Scheduler::register_live(Coroutine* g, std::uint32_t shard) noexcept {
+  LiveShard& s = shards_[shard];
+  g->live_shard = shard;
+  s.lock.lock();
+  g->live_prev = nullptr;
+  g->live_next = s.head;
+  if (s.head != nullptr) s.head->live_prev = g;
+  s.head = g;
+  s.lock.unlock();
+}
+
+void Scheduler::unregister_live(Coroutine* g) noexcept {
+  LiveShard& s = shards_[g->live_shard];
+  s.lock.lock();
+  if (g->live_prev != nullptr) {
+    g->live_prev->live_next = g->live_next;
+  } else {
+    s.head = g->live_next;
+  }
+  if (g->live_next != nullptr) g->live_next->live_prev = g->live_prev;
+  s.lock.unlock();
+}
+
+void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {
+  g->state.store(CoState::kDead, std::memory_order_relaxed);
+  unregister_live(g);
+  sanitizer::destroy_fiber(g->tsan_fiber);
+  g->tsan_fiber = nullptr;
+  if (g->started) {
+    w.stack_cache.push_back(g->stack);
+    if (w.stack_cache.size() > kStackCacheMax) stacks_.release_batch(w.stack_cache, kStackCacheMax / 2);
+    g->stack = Stack{};
+  }
+  free_coroutine(w, g);
+  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    all_done_lock_.lock();
+    std::vector<Coroutine*> waiters;
+    waiters.swap(all_done_waiters_);
+    all_done_lock_.unlock();
+    for (Coroutine* waiter : waiters) unpark(waiter);
+    std::lock_guard<std::mutex> lk(all_done_mu_);
+    all_done_cv_.notify_all();
+  }
+}
+
+void Scheduler::wait_all() {
+  if (this_worker() != nullptr) {
+    throw std::logic_error("corun: Runtime::wait() called from a coroutine would wait for itself");
+  }
+  attach_thread(this);
+  all_done_lock_.lock();
+  if (live_.load(std::memory_order_acquire) == 0) {
+    all_done_lock_.unlock();
+    return;
+  }
+  all_done_waiters_.push_back(current_waiter());
+  detail::park(all_done_lock_, WaitReason::kRuntimeWait, nullptr, nullptr);
+}
+
+void Scheduler::cancel_parked() noexcept {
+  for (int s = 0; s <= config_.procs; ++s) {
+    LiveShard& shard = shards_[s];
+    shard.lock.lock();
+    for (Coroutine* g = shard.head; g != nullptr; g = g->live_next) {
+      if (g->state.load(std::memory_order_acquire) != CoState::kParked) continue;
+      if (g->cancel_fn == nullptr || g->cancelled) continue;
+      if (g->cancel_fn(g, g->cancel_ctx)) {
+        g->cancelled = true;
+        ready(g);
+      }
+    }
+    shard.lock.unlock();
+  }
+}
+
+void Scheduler::shutdown() {
+  if (stopping_.load(std::memory_order_acquire)) return;
+  shutting_down_.store(true, std::memory_order_seq_cst);
+  // Sweep until every coroutine has finished: unwinding code may block again.
+  while (live_.load(std::memory_order_acquire) > 0) {
+    cancel_parked();
+    std::unique_lock<std::mutex> lk(all_done_mu_);
+    all_done_cv_.wait_for(lk, std::chrono::milliseconds(2),
+                          [&] { return live_.load(std::memory_order_acquire) == 0; });
+  }
+  stopping_.store(true, std::memory_order_seq_cst);
+  for (auto& w : workers_) {
+    w->wake_word.store(1, std::memory_order_release);
+    futex_wake(w->wake_word);
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  if (attached_scheduler() == this) attach_thread(nullptr);
+}
+
+// ---------------------------------------------------------------------------
+// Run queues
+
+void Scheduler::runq_put(Worker& w, Coroutine* g, bool next) noexcept {
+  g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+  if (next) {
+    g = w.runnext.exchange(g, std::memory_order_acq_rel);
+    if (g == nullptr) return;  // the kicked-out runnext goes to the ring
+  }
+  if (!w.runq.push(g)) runq_put_slow(w, g);
+}
+
+// runq_put_slow() moves half the full ring, plus g, to the global queue.
+void Scheduler::runq_put_slow(Worker& w, Coroutine* g) noexcept {
+  Coroutine* batch[LocalRunQueue::kCapacity / 2 + 1];
+  std::uint32_t n = w.runq.grab_half(batch);
+  batch[n++] = g;
+  global_.push_list(batch, n);
+}
+
+void Scheduler::ready(Coroutine* g) noexcept {
+  Worker* w = this_worker();
+  if (w != nullptr && &w->sched == this) {
+    runq_put(*w, g, /*next=*/true);
+  } else {
+    g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+    global_.push(g);
+  }
+  wakep();
+}
+
+// pick_local() finds work without leaving the current stack: runnext, the
+// ring, the global queue. Null when there is none. It runs no timers: its
+// caller may hold a wait-queue lock that a timer's firing would take; timers
+// run after the switch (run_post) and in find_runnable.
+Coroutine* Scheduler::pick_local(Worker& w) noexcept {
+  ++w.tick;
+  if (w.tick % kGlobalQueueInterval == 0) {
+    std::uint32_t n;
+    if (Coroutine* g = global_.pop_batch(nullptr, 1, n)) return g;
+  }
+  if (Coroutine* g = w.runnext.exchange(nullptr, std::memory_order_acq_rel)) return g;
+  if (Coroutine* g = w.runq.pop()) return g;
+  if (!global_.empty()) {
+    Coroutine* rest[LocalRunQueue::kCapacity / 2];
+    std::uint32_t n;
+    std::uint32_t max = std::min<std::uint32_t>(
+        LocalRunQueue::kCapacity / 2,
+        static_cast<std::uint32_t>(global_.size() / config_.procs + 1));
+    if (Coroutine* g = global_.pop_batch(rest, max, n)) {
+      w.runq.push_batch(rest, n);
+      return g;
+    }
+  }
+  return nullptr;
+}
+
+bool Scheduler::run_timers(Worker& w, std::int64_t now) noexcept {
+  return w.timers.run_expired(now) > 0;
+}
+
+std::int64_t Scheduler::earliest_timer() const noexcept {
+  std::int64_t when = TimerHeap::kNever;
+  for (const auto& v : workers_) when = std::min(when, v->timers.earliest());
+  return when;
+}
+
+bool Scheduler::any_work_visible() const noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!global_.empty()) return true;
+  for (const auto& v : workers_) {
+    if (!v->runq.empty() || v->runnext.load(std::memory_order_seq_cst) != nullptr) return true;
+  }
+  return false;
+}
+
+bool Scheduler::any_timer_pending() const noexcept {
+  for (const auto& v : workers_) {
+    if (!v->timers.empty()) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Stealing, spinning, parking
+
+Coroutine* Scheduler::steal_from(Worker& w, Worker& victim, bool take_runnext) noexcept {
+  Coroutine* batch[LocalRunQueue::kCapacity / 2];
+  std::uint32_t n = victim.runq.grab_half(batch);
+  if (n > 0) {
+    if (n > 1) w.runq.push_batch(batch + 1, n - 1);
+    return batch[0];
+  }
+  if (!take_runnext) return nullptr;
+  Coroutine* g = victim.runnext.load(std::memory_order_acquire);
+  if (g == nullptr) return nullptr;
+  // The victim is probably about to run it: give it a moment.
+  std::int64_t until = now_ns() + kRunnextGraceNs;
+  while (now_ns() < until) {
+    cpu_relax();
+    if (victim.runnext.load(std::memory_order_relaxed) != g) return nullptr;
+  }
+  if (victim.runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
+  return nullptr;
+}
+
+Coroutine* Scheduler::steal_work(Worker& w) noexcept {
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  for (int pass = 0; pass < kStealPasses; ++pass) {
+    const bool last = pass == kStealPasses - 1;
+    const auto start = static_cast<std::uint32_t>(next_random(w.rng) % n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+      Worker& victim = *workers_[(start + i) % n];
+      if (&victim == &w) continue;
+      if (last && !victim.timers.empty() && victim.timers.earliest() <= now_ns()) {
+        // Fired timers land in this worker's runnext.
+        if (run_timers(victim, now_ns())) {
+          if (Coroutine* g = pick_local(w)) return g;
+        }
+      }
+      if (Coroutine* g = steal_from(w, victim, last)) return g;
+    }
+  }
+  return nullptr;
+}
+
+void Scheduler::wakep() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (nidle_.load(std::memory_order_seq_cst) == 0) return;
+  int expected = 0;
+  if (!nspinning_.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
+  idle_lock_.lock();
+  Worker* v = idle_head_;
+  if (v == nullptr) {
+    idle_lock_.unlock();
+    nspinning_.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  idle_head_ = v->idle_next;
+  v->in_idle_list = false;
+  nidle_.fetch_sub(1, std::memory_order_seq_cst);
+  v->spinning = true;  // the spinner counted above is v
+  v->wake_word.store(1, std::memory_order_release);
+  idle_lock_.unlock();
+  futex_wake(v->wake_word);
+}
+
+void Scheduler::reset_spinning(Worker& w) noexcept {
+  w.spinning = false;
+  if (nspinning_.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
+}
+
+void Scheduler::park_worker(Worker& w) {
+  idle_lock_.lock();
+  w.in_idle_list = true;
+  w.idle_next = idle_head_;
+  idle_head_ = &w;
+  const int idle = nidle_.fetch_add(1, std::memory_order_seq_cst) + 1;
+  idle_lock_.unlock();
+
+  auto leave_idle_list = [&] {
+    idle_lock_.lock();
+    if (w.in_idle_list) {
+      Worker** p = &idle_head_;
+      while (*p != &w) p = &(*p)->idle_next;
+      *p = w.idle_next;
+      w.in_idle_list = false;
+      nidle_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    idle_lock_.unlock();
+    // If a waker took us off the list, it set wake_word: consume it.
+    w.wake_word.store(0, std::memory_order_relaxed);
+  };
+
+  if (any_work_visible() || stopping_.load(std::memory_order_seq_cst)) {
+    leave_idle_list();
+    return;
+  }
+  if (idle == config_.procs) check_deadlock();
+
+  // Sleep until the earliest timer of any worker: a busy worker may not get
+  // round to its own.
+  const std::int64_t deadline = earliest_timer();
+  for (;;) {
+    std::int64_t timeout = -1;
+    if (deadline != TimerHeap::kNever) {
+      timeout = deadline - now_ns();
+      if (timeout <= 0) break;
+    }
+    futex_wait(w.wake_word, 0, timeout);
+    if (w.wake_word.load(std::memory_order_acquire) != 0) break;
+    if (stopping_.load(std::memory_order_acquire)) break;
+  }
+  leave_idle_list();
+}
+
+Coroutine* Scheduler::find_runnable(Worker& w) {
+  for (;;) {
+    if (stopping_.load(std::memory_order_acquire)) return nullptr;
+    if (!w.timers.empty()) run_timers(w, now_ns());
+    if (Coroutine* g = pick_local(w)) {
+      if (w.spinning) reset_spinning(w);
+      return g;
+    }
+    const int busy = config_.procs - nidle_.load(std::memory_order_relaxed);
+    if (w.spinning || 2 * nspinning_.load(std::memory_order_relaxed) < busy) {
+      if (!w.spinning) {
+        w.spinning = true;
+        nspinning_.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (Coroutine* g = steal_work(w)) {
+        reset_spinning(w);
+        return g;
+      }
+    }
+    if (w.spinning) {
+      w.spinning = false;
+      nspinning_.fetch_sub(1, std::memory_order_seq_cst);
+      if (any_work_visible()) {  // I3: re-check after no longer counting as a spinner
+        w.spinning = true;
+        nspinning_.fetch_add(1, std::memory_order_seq_cst);
+        continue;
+      }
+    }
+    park_worker(w);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Switching
+
+void Scheduler::prepare_first_run(Worker& w, Coroutine* g) {
+  if (w.stack_cache.empty()) stacks_.allocate_batch(w.stack_cache, 16);
+  g->stack = w.stack_cache.back();
+  w.stack_cache.pop_back();
+  context_make(g->ctx, g->stack.base, g->stack.size, &Scheduler::coroutine_entry, g);
+  g->started = true;
+  g->tsan_fiber = sanitizer::create_fiber();
+  g->asan_stack_bottom = g->stack.base;
+  g->asan_stack_size = g->stack.size;
+}
+
+void Scheduler::switch_to(Worker& w, Coroutine* from, Coroutine* to) {
+  if (!to->started) prepare_first_run(w, to);
+  if (from != &w.g0 && from->stack.overflowed()) {
+    fatal("stack overflow in coroutine %llu (stack %zu KiB): raise Config::stack_size",
+          static_cast<unsigned long long>(from->id), from->stack.size >> 10);
+  }
+  to->state.store(CoState::kRunning, std::memory_order_relaxed);
+  w.current = to;
+  eh_swap(from, to);
+  const bool dying = w.post.kind == PostSwitch::kExit;
+  sanitizer::start_switch(dying ? nullptr : &from->asan_fake_stack, to->asan_stack_bottom,
+                          to->asan_stack_size, to->tsan_fiber);
+  context_switch(from->ctx, to->ctx);
+  sanitizer::finish_switch(from->asan_fake_stack);
+}
+
+void Scheduler::run_post(Worker& w) noexcept {
+  PostSwitch p = w.post;
+  w.post = PostSwitch{};
+  switch (p.kind) {
+    case PostSwitch::kNone:
+      break;
+    case PostSwitch::kRequeue:
+      runq_put(w, p.g, /*next=*/false);
+      break;
+    case PostSwitch::kUnlock:
+      p.lock->unlock();
+      break;
+    case PostSwitch::kExit:
+      on_exit(w, p.g);
+      break;
+  }
+  if ((w.tick & kTimerCheckMask) == 0 && !w.timers.empty()) run_timers(w, now_ns());
+}
+
+void Scheduler::coroutine_entry(void* arg) {
+  auto* g = static_cast<Coroutine*>(arg);
+  sanitizer::finish_switch(nullptr);
+  Scheduler& s = *g->sched;
+  s.run_post(*this_worker());
+  try {
+    g->body();
+  } catch (const Cancelled&) {
+    // The runtime is shutting down; the stack has unwound.
+  } catch (const std::exception& e) {
+    fatal("panic: coroutine %llu: uncaught exception %s: %s",
+          static_cast<unsigned long long>(g->id), typeid(e).name(), e.what());
+  } catch (...) {
+    fatal("panic: coroutine %llu: uncaught exception of unknown type",
+          static_cast<unsigned long long>(g->id));
+  }
+  g->body.reset();
+  s.exit_current(*this_worker());
+}
+
+void Scheduler::exit_current(Worker& w) {
+  Coroutine* g = w.current;
+  w.post = PostSwitch{PostSwitch::kExit, g, nullptr};
+  Coroutine* next = pick_local(w);
+  switch_to(w, g, next != nullptr ? next : &w.g0);
+  __builtin_unreachable();
+}
+
+void Scheduler::yield(Worker& w) {
+  Coroutine* g = w.current;
+  if (shutting_down()) throw Cancelled{};
+  Coroutine* next = pick_local(w);
+  if (next == nullptr && !w.timers.empty() && run_timers(w, now_ns())) next = pick_local(w);
+  if (next == nullptr) return;  // nothing else to run here: carry on
+  w.post = PostSwitch{PostSwitch::kRequeue, g, nullptr};
+  switch_to(w, g, next);
+  run_post(*this_worker());
+}
+
+void Scheduler::park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx) {
+  Coroutine* g = w.current;
+  g->wait_reason = reason;
+  g->cancel_fn = cancel;
+  g->cancel_ctx = ctx;
+  g->state.store(CoState::kParked, std::memory_order_seq_cst);
+  w.post = PostSwitch{PostSwitch::kUnlock, nullptr, &lock};
+  Coroutine* next = pick_local(w);
+  switch_to(w, g, next != nullptr ? next : &w.g0);
+  run_post(*this_worker());
+  g->wait_reason = WaitReason::kNone;
+  if (g->cancelled) throw Cancelled{};
+}
+
+void Scheduler::worker_main(Worker& w) {
+  t_worker = &w;
+  install_overflow_handler();
+  w.g0.tsan_fiber = sanitizer::current_fiber();
+  thread_stack_bounds(w.g0.asan_stack_bottom, w.g0.asan_stack_size);
+  w.current = &w.g0;
+  while (Coroutine* g = find_runnable(w)) {
+    if (shutting_down() && !g->started) {
+      // Cancelled before it ever ran: drop it without running it.
+      g->body.reset();
+      on_exit(w, g);
+      continue;
+    }
+    switch_to(w, &w.g0, g);
+    run_post(w);
+  }
+  remove_overflow_handler_for_thread();
+  t_worker = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Plain threads blocked in corun waits, and deadlock detection
+
+void Scheduler::maybe_check_deadlock() noexcept {
+  if (nidle_.load(std::memory_order_seq_cst) == config_.procs) check_deadlock();
+}
+
+void Scheduler::check_deadlock() noexcept {
+  if (!config_.detect_deadlock || shutting_down()) return;
+  std::lock_guard<std::mutex> lk(deadlock_mu_);
+  if (external_blocked_.load(std::memory_order_seq_cst) == 0) return;
+  if (nidle_.load(std::memory_order_seq_cst) != config_.procs) return;
+  if (any_work_visible() || any_timer_pending()) return;
+  // Everything is asleep. Confirm once more after the workers' state settled.
+  idle_lock_.lock();
+  const bool all_idle = nidle_.load(std::memory_order_seq_cst) == config_.procs;
+  idle_lock_.unlock();
+  if (!all_idle || any_work_visible() || any_timer_pending() ||
+      external_blocked_.load(std::memory_order_seq_cst) == 0) {
+    return;
+  }
+  report_deadlock();
+}
+
+void Scheduler::report_deadlock() noexcept {
+  std::string report = "fatal error: all coroutines are asleep - deadlock!\n";
+  std::size_t listed = 0, total = 0;
+  constexpr std::size_t kMaxListed = 100;
+  for (int s = 0; s <= config_.procs; ++s) {
+    LiveShard& shard = shards_[s];
+    shard.lock.lock();
+    for (Coroutine* g = shard.head; g != nullptr; g = g->live_next) {
+      ++total;
+      if (listed++ < kMaxListed) {
+        report += "\ncoroutine " + std::to_string(g->id) + " [" + to_string(g->wait_reason) + "]";
+      }
+    }
+    shard.lock.unlock();
+  }
+  if (total > kMaxListed) report += "\n... and " + std::to_string(total - kMaxListed) + " more";
+  report += "\n\nthread [blocked in a corun wait]: waits forever\n";
+  fatal_raw(report.data(), report.size());
+}
+
+}  // namespace corun::detail

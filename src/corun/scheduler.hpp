@@ -1,0 +1,174 @@
+// scheduler.hpp: Scheduler and Worker, the runtime's G-M-P machinery.
+// The design essay is at the top of scheduler.cpp.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "coroutine.hpp"
+#include "corun/config.hpp"
+#include "run_queue.hpp"
+#include "stack_pool.hpp"
+#include "timer_heap.hpp"
+
+namespace corun::detail {
+
+// PostSwitch is what the execution switched to must do first on behalf of
+// the one that switched away, once that one's registers are saved: only then
+// may it be requeued, unlocked for its wakers, or freed.
+struct PostSwitch {
+  enum Kind : std::uint8_t { kNone, kRequeue, kUnlock, kExit };
+  Kind kind = kNone;
+  Coroutine* g = nullptr;
+  SpinLock* lock = nullptr;
+};
+
+// Worker is one of the `procs` logical processors (Go's P) together with the
+// OS thread that runs it (Go's M): there is no M/P split, so a worker blocked
+// in a system call holds its P (documented in the README).
+class Worker {
+ public:
+  Worker(Scheduler& sched, int index);
+
+  Scheduler& sched;
+  const int index;
+
+  LocalRunQueue runq;
+  std::atomic<Coroutine*> runnext{nullptr};
+  TimerHeap timers;
+
+  Coroutine g0;                   // the scheduling loop, on the thread's own stack
+  Coroutine* current = nullptr;   // what runs now (g0 when scheduling)
+  PostSwitch post;
+  std::uint32_t tick = 0;         // scheduling rounds, for the 1-in-61 global check
+  std::uint64_t rng;
+
+  // Parking (guarded by Scheduler::idle_lock_ while in the idle list).
+  std::atomic<std::uint32_t> wake_word{0};
+  Worker* idle_next = nullptr;
+  bool in_idle_list = false;
+  bool spinning = false;
+
+  std::vector<Stack> stack_cache;  // owner only
+  Coroutine* free_gs = nullptr;    // owner only: recycled descriptors
+  std::uint32_t nfree_gs = 0;
+
+  std::thread thread;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(const Config& config);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  std::uint64_t spawn(Closure&& body);
+  void wait_all();
+  void shutdown();
+
+  // The operations coroutines perform on themselves (the caller is the
+  // running coroutine on worker `w`).
+  void yield(Worker& w);
+  void park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx);
+  [[noreturn]] void exit_current(Worker& w);
+
+  // ready() makes a parked coroutine runnable (Go's goready).
+  void ready(Coroutine* g) noexcept;
+
+  // Plain threads blocked in corun waits (for deadlock detection): begin
+  // before the waiter becomes findable, end when it is woken, and check once
+  // the waiter's lock is released.
+  void external_block_begin() noexcept { external_blocked_.fetch_add(1, std::memory_order_seq_cst); }
+  void external_block_end() noexcept { external_blocked_.fetch_sub(1, std::memory_order_seq_cst); }
+  void maybe_check_deadlock() noexcept;
+
+  const Config& config() const noexcept { return config_; }
+  int procs() const noexcept { return config_.procs; }
+  std::size_t live() const noexcept {
+    return static_cast<std::size_t>(live_.load(std::memory_order_acquire));
+  }
+  bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
+
+  // Internal to the scheduler's files.
+  void worker_main(Worker& w);
+  void run_post(Worker& w) noexcept;
+  static void coroutine_entry(void* arg);
+
+ private:
+  Coroutine* pick_local(Worker& w) noexcept;
+  Coroutine* find_runnable(Worker& w);
+  Coroutine* steal_work(Worker& w) noexcept;
+  Coroutine* steal_from(Worker& w, Worker& victim, bool take_runnext) noexcept;
+  bool run_timers(Worker& w, std::int64_t now) noexcept;
+  void runq_put(Worker& w, Coroutine* g, bool next) noexcept;
+  void runq_put_slow(Worker& w, Coroutine* g) noexcept;
+  bool any_work_visible() const noexcept;
+  bool any_timer_pending() const noexcept;
+  std::int64_t earliest_timer() const noexcept;
+  void wakep() noexcept;
+  void reset_spinning(Worker& w) noexcept;
+  void park_worker(Worker& w);
+  void switch_to(Worker& w, Coroutine* from, Coroutine* to);
+  void prepare_first_run(Worker& w, Coroutine* g);
+  Coroutine* new_coroutine(Worker* w);
+  void free_coroutine(Worker& w, Coroutine* g) noexcept;
+  void on_exit(Worker& w, Coroutine* g) noexcept;
+  void register_live(Coroutine* g, std::uint32_t shard) noexcept;
+  void unregister_live(Coroutine* g) noexcept;
+  void cancel_parked() noexcept;
+  void check_deadlock() noexcept;
+  [[noreturn]] void report_deadlock() noexcept;
+
+  Config config_;
+  StackPool stacks_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  GlobalRunQueue global_;
+
+  std::atomic<std::int64_t> live_{0};
+  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> stopping_{false};
+
+  // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning).
+  SpinLock idle_lock_;
+  Worker* idle_head_ = nullptr;
+  std::atomic<int> nidle_{0};
+  std::atomic<int> nspinning_{0};
+
+  std::atomic<int> external_blocked_{0};
+  std::mutex deadlock_mu_;
+
+  // Registry of live coroutines: one shard per worker plus one for spawns
+  // from plain threads.
+  struct alignas(64) LiveShard {
+    SpinLock lock;
+    Coroutine* head = nullptr;
+  };
+  std::unique_ptr<LiveShard[]> shards_;
+
+  // wait_all() waiters.
+  SpinLock all_done_lock_;
+  std::vector<Coroutine*> all_done_waiters_;
+  std::mutex all_done_mu_;
+  std::condition_variable all_done_cv_;
+
+  // Descriptors freed by plain threads or in bulk.
+  std::mutex free_mu_;
+  Coroutine* free_global_ = nullptr;
+};
+
+// The worker running on this thread, or null (not cached across switches:
+// a coroutine may resume on another thread).
+Worker* this_worker() noexcept;
+
+// The scheduler a plain thread last used (for deadlock attribution).
+void attach_thread(Scheduler* sched) noexcept;
+Scheduler* attached_scheduler() noexcept;
+
+}  // namespace corun::detail

@@ -1,0 +1,61 @@
+// stack_pool.hpp: StackPool, where coroutine stacks come from.
+//
+// Stacks are carved out of large anonymous mappings ("slabs") reserved with
+// MAP_NORESERVE: only pages a coroutine touches cost memory. A slab is one
+// memory mapping for many stacks, so a million stacks stay far below the
+// kernel's vm.max_map_count (65530 by default), which one mapping per stack
+// would hit at ~32k. Below each stack sits a guard page:
+//   - MADV_GUARD_INSTALL (Linux >= 6.13) adds guards without new mappings;
+//   - otherwise mprotect(PROT_NONE), while the mapping budget allows;
+//   - beyond that, a canary word at the stack's lowest address, checked each
+//     time the coroutine is switched out.
+// An overflow is always reported (see fatal.hpp), never silent corruption.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <vector>
+
+namespace corun::detail {
+
+struct Stack {
+  char* base = nullptr;  // lowest usable address; the guard page lies below
+  std::size_t size = 0;
+  bool guarded = false;  // false: protected by the canary only
+
+  char* top() const noexcept { return base + size; }
+  bool overflowed() const noexcept;  // the canary is gone (unguarded stacks)
+  void* guard_begin() const noexcept;
+  bool in_guard(const void* addr) const noexcept;
+};
+
+class StackPool {
+ public:
+  explicit StackPool(std::size_t stack_size);
+  ~StackPool();
+  StackPool(const StackPool&) = delete;
+  StackPool& operator=(const StackPool&) = delete;
+
+  // allocate() returns a stack; on exhausted memory it ends the program with
+  // a clear fatal error (it runs inside the scheduler, where no caller could
+  // handle an exception).
+  Stack allocate();
+
+  // allocate_batch()/release_batch() move stacks in bulk for per-worker caches.
+  void allocate_batch(std::vector<Stack>& out, std::size_t count);
+  void release_batch(std::vector<Stack>& in, std::size_t keep);
+
+  std::size_t stack_size() const noexcept { return stack_size_; }
+  static std::size_t page_size() noexcept;
+
+ private:
+  void add_slab_locked();
+
+  const std::size_t stack_size_;
+  std::mutex mu_;
+  std::vector<Stack> free_;          // guarded by mu_
+  std::vector<std::pair<void*, std::size_t>> slabs_;  // guarded by mu_
+  std::size_t mprotect_guards_ = 0;  // guarded by mu_
+};
+
+}  // namespace corun::detail
