@@ -23,6 +23,9 @@ struct Config {
   // Turn it off when other plain threads may still wake coroutines.
   bool detect_deadlock = true;
 
+  // trace: record an execution trace (see trace.hpp and Runtime::trace()).
+  bool trace = false;
+
   static constexpr int kMaxProcs = 1024;
   static constexpr std::size_t kMinStackSize = 16 * 1024;
   static constexpr std::size_t kMaxStackSize = std::size_t{1} << 30;

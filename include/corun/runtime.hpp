@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "corun/config.hpp"
 #include "corun/detail/closure.hpp"
+#include "corun/trace.hpp"
 
 namespace corun {
 
@@ -46,6 +48,10 @@ class Runtime {
 
   // live() is the number of coroutines started and not yet finished.
   std::size_t live() const noexcept;
+
+  // trace() is the execution trace so far, in time order (empty unless
+  // Config::trace). Safe to call at any time; complete once wait() returned.
+  std::vector<TraceEvent> trace() const;
 
  private:
   std::unique_ptr<detail::Scheduler> sched_;

@@ -43,7 +43,7 @@ void context_make(Context& ctx, void* stack_base, std::size_t size, ContextEntry
   auto* slot = reinterpret_cast<std::uint64_t*>(top);
 #if defined(__x86_64__)
   // Frame popped by corun_context_switch, lowest address first:
-  //   [mxcsr|fcw] r15 r14 r13=entry r12=arg rbx rbp ret=corun_context_start
+  //   r15 r14 r13=entry r12=arg rbx rbp ret=corun_context_start
   // `ret` leaves rsp 16-byte aligned, so the `call` in corun_context_start
   // enters `entry` with the alignment the ABI requires. Two zero words on top
   // end backtraces.
@@ -52,16 +52,15 @@ void context_make(Context& ctx, void* stack_base, std::size_t size, ContextEntry
   slot[1] = 0;
   slot -= 1;
   *slot = reinterpret_cast<std::uint64_t>(&corun_context_start);
-  std::uint64_t regs[7] = {
-      0x0000037F'00001F80ULL,  // default MXCSR (low half) and x87 control word (high half)
-      0,                                            // r15
-      0,                                            // r14
-      reinterpret_cast<std::uint64_t>(entry),       // r13
-      reinterpret_cast<std::uint64_t>(arg),         // r12
-      0,                                            // rbx
-      0,                                            // rbp
+  const std::uint64_t regs[6] = {
+      0,                                       // r15
+      0,                                       // r14
+      reinterpret_cast<std::uint64_t>(entry),  // r13
+      reinterpret_cast<std::uint64_t>(arg),    // r12
+      0,                                       // rbx
+      0,                                       // rbp
   };
-  slot -= 7;
+  slot -= 6;
   std::memcpy(slot, regs, sizeof regs);
 #elif defined(__aarch64__)
   // 176-byte frame popped by corun_context_switch: x19=arg, x20=entry,

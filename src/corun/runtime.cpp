@@ -17,6 +17,7 @@ void Runtime::wait() { sched_->wait_all(); }
 int Runtime::procs() const noexcept { return sched_->procs(); }
 const Config& Runtime::config() const noexcept { return sched_->config(); }
 std::size_t Runtime::live() const noexcept { return sched_->live(); }
+std::vector<TraceEvent> Runtime::trace() const { return sched_->trace(); }
 
 namespace detail {
 

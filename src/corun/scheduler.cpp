@@ -88,8 +88,6 @@ namespace corun::detail {
 
 namespace {
 
-// kGlobalQueueInterval: Go checks the global queue every 61st schedule.
-constexpr std::uint32_t kGlobalQueueInterval = 61;
 // kTimerCheckInterval: how often a busy worker reads the clock for timers
 // when its run queue still has work (a clock read costs ~20 ns).
 constexpr std::uint32_t kTimerCheckMask = 7;
@@ -112,16 +110,14 @@ std::uint64_t next_random(std::uint64_t& s) noexcept {
   return s;
 }
 
-// eh_swap() keeps C++'s per-thread exception state per coroutine.
-struct EhGlobals {
-  void* words[2];
-};
-inline void eh_swap(Coroutine* from, Coroutine* to) noexcept {
-  auto* g = static_cast<EhGlobals*>(__cxa_get_globals());
-  from->eh_state[0] = g->words[0];
-  from->eh_state[1] = g->words[1];
-  g->words[0] = to->eh_state[0];
-  g->words[1] = to->eh_state[1];
+// eh_swap() keeps C++'s per-thread exception state (the caught-exception
+// stack and the uncaught count, two words) per coroutine; `globals` is the
+// worker thread's, looked up once.
+inline void eh_swap(void** globals, Coroutine* from, Coroutine* to) noexcept {
+  from->eh_state[0] = globals[0];
+  from->eh_state[1] = globals[1];
+  globals[0] = to->eh_state[0];
+  globals[1] = to->eh_state[1];
 }
 
 void thread_stack_bounds(const void*& bottom, std::size_t& size) noexcept {
@@ -168,6 +164,7 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
                                 std::to_string(config.stack_size) + " bytes");
   }
   config_.stack_size = stacks_.stack_size();
+  if (config_.trace) trace_ = std::make_unique<TraceRecorder>(config_.procs, now_ns());
   shards_ = std::make_unique<LiveShard[]>(static_cast<std::size_t>(config_.procs) + 1);
   workers_.reserve(static_cast<std::size_t>(config_.procs));
   for (int i = 0; i < config_.procs; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
@@ -232,6 +229,12 @@ std::uint64_t Scheduler::spawn(Closure&& body) {
   register_live(g, w != nullptr ? static_cast<std::uint32_t>(w->index)
                                  : static_cast<std::uint32_t>(config_.procs));
   std::uint64_t id = g->id;
+  if (trace_) {
+    Coroutine* parent = w != nullptr && w->current != &w->g0 ? w->current : nullptr;
+    trace_->record(w != nullptr ? w->index : -1,
+                   {.coroutine = id, .arg = parent != nullptr ? parent->id : 0,
+                    .kind = TraceKind::kSpawn});
+  }
   if (w != nullptr) {
     runq_put(*w, g, /*next=*/true);
   } else {
@@ -340,7 +343,7 @@ void Scheduler::shutdown() {
 // ---------------------------------------------------------------------------
 // Run queues
 
-void Scheduler::runq_put(Worker& w, Coroutine* g, bool next) noexcept {
+inline void Scheduler::runq_put(Worker& w, Coroutine* g, bool next) noexcept {
   g->state.store(CoState::kRunnable, std::memory_order_relaxed);
   if (next) {
     g = w.runnext.exchange(g, std::memory_order_acq_rel);
@@ -359,6 +362,12 @@ void Scheduler::runq_put_slow(Worker& w, Coroutine* g) noexcept {
 
 void Scheduler::ready(Coroutine* g) noexcept {
   Worker* w = this_worker();
+  if (trace_) {
+    const bool on_worker = w != nullptr && &w->sched == this;
+    const std::uint64_t by = on_worker && w->current != &w->g0 ? w->current->id : 0;
+    trace_->record(on_worker ? w->index : -1,
+                   {.coroutine = g->id, .arg = by, .kind = TraceKind::kUnblock});
+  }
   if (w != nullptr && &w->sched == this) {
     runq_put(*w, g, /*next=*/true);
   } else {
@@ -372,26 +381,34 @@ void Scheduler::ready(Coroutine* g) noexcept {
 // ring, the global queue. Null when there is none. It runs no timers: its
 // caller may hold a wait-queue lock that a timer's firing would take; timers
 // run after the switch (run_post) and in find_runnable.
-Coroutine* Scheduler::pick_local(Worker& w) noexcept {
+inline Coroutine* Scheduler::pick_local(Worker& w) noexcept {
   ++w.tick;
-  if (w.tick % kGlobalQueueInterval == 0) {
+  if (--w.global_countdown == 0) {
+    w.global_countdown = kGlobalQueueInterval;
     std::uint32_t n;
     if (Coroutine* g = global_.pop_batch(nullptr, 1, n)) return g;
   }
-  if (Coroutine* g = w.runnext.exchange(nullptr, std::memory_order_acq_rel)) return g;
-  if (Coroutine* g = w.runq.pop()) return g;
-  if (!global_.empty()) {
-    Coroutine* rest[LocalRunQueue::kCapacity / 2];
-    std::uint32_t n;
-    std::uint32_t max = std::min<std::uint32_t>(
-        LocalRunQueue::kCapacity / 2,
-        static_cast<std::uint32_t>(global_.size() / config_.procs + 1));
-    if (Coroutine* g = global_.pop_batch(rest, max, n)) {
-      w.runq.push_batch(rest, n);
-      return g;
-    }
+  // Thieves rarely touch runnext: look before paying for the exchange.
+  if (w.runnext.load(std::memory_order_relaxed) != nullptr) {
+    if (Coroutine* g = w.runnext.exchange(nullptr, std::memory_order_acq_rel)) return g;
   }
+  if (Coroutine* g = w.runq.pop()) return g;
+  if (!global_.empty()) return pick_global(w);
   return nullptr;
+}
+
+// pick_global() takes a fair share of the global queue into the local ring
+// (Go's globrunqget): its own function, so the fast path above needs no
+// stack frame for the batch.
+__attribute__((noinline)) Coroutine* Scheduler::pick_global(Worker& w) noexcept {
+  Coroutine* rest[LocalRunQueue::kCapacity / 2];
+  std::uint32_t n;
+  const std::uint32_t max =
+      std::min<std::uint32_t>(LocalRunQueue::kCapacity / 2,
+                              static_cast<std::uint32_t>(global_.size() / config_.procs + 1));
+  Coroutine* g = global_.pop_batch(rest, max, n);
+  if (g != nullptr) w.runq.push_batch(rest, n);
+  return g;
 }
 
 bool Scheduler::run_timers(Worker& w, std::int64_t now) noexcept {
@@ -427,6 +444,10 @@ Coroutine* Scheduler::steal_from(Worker& w, Worker& victim, bool take_runnext) n
   Coroutine* batch[LocalRunQueue::kCapacity / 2];
   std::uint32_t n = victim.runq.grab_half(batch);
   if (n > 0) {
+    if (trace_) {
+      trace_->record(w.index, {.coroutine = static_cast<std::uint64_t>(victim.index),
+                               .arg = n, .kind = TraceKind::kSteal});
+    }
     if (n > 1) w.runq.push_batch(batch + 1, n - 1);
     return batch[0];
   }
@@ -586,14 +607,41 @@ void Scheduler::switch_to(Worker& w, Coroutine* from, Coroutine* to) {
     fatal("stack overflow in coroutine %llu (stack %zu KiB): raise Config::stack_size",
           static_cast<unsigned long long>(from->id), from->stack.size >> 10);
   }
+  if (trace_) trace_switch(w, from, to);
   to->state.store(CoState::kRunning, std::memory_order_relaxed);
   w.current = to;
-  eh_swap(from, to);
+  eh_swap(w.eh_globals, from, to);
   const bool dying = w.post.kind == PostSwitch::kExit;
   sanitizer::start_switch(dying ? nullptr : &from->asan_fake_stack, to->asan_stack_bottom,
                           to->asan_stack_size, to->tsan_fiber);
   context_switch(from->ctx, to->ctx);
   sanitizer::finish_switch(from->asan_fake_stack);
+}
+
+void Scheduler::trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept {
+  if (from != &w.g0) {
+    TraceEvent e{.coroutine = from->id, .kind = TraceKind::kRunStop};
+    switch (w.post.kind) {
+      case PostSwitch::kRequeue:
+        e.reason = StopReason::kYield;
+        break;
+      case PostSwitch::kUnlock:
+        e.reason = from->wait_reason == WaitReason::kSleep ? StopReason::kSleep : StopReason::kBlock;
+        e.wait = to_string(from->wait_reason);
+        break;
+      case PostSwitch::kExit:
+        e.reason = StopReason::kExit;
+        break;
+      case PostSwitch::kNone:
+        break;
+    }
+    trace_->record(w.index, e);
+  }
+  if (to != &w.g0) trace_->record(w.index, {.coroutine = to->id, .kind = TraceKind::kRunStart});
+}
+
+std::vector<TraceEvent> Scheduler::trace() const {
+  return trace_ ? trace_->snapshot() : std::vector<TraceEvent>{};
 }
 
 void Scheduler::run_post(Worker& w) noexcept {
@@ -670,6 +718,7 @@ void Scheduler::park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn canc
 
 void Scheduler::worker_main(Worker& w) {
   t_worker = &w;
+  w.eh_globals = static_cast<void**>(__cxa_get_globals());
   install_overflow_handler();
   w.g0.tsan_fiber = sanitizer::current_fiber();
   thread_stack_bounds(w.g0.asan_stack_bottom, w.g0.asan_stack_size);

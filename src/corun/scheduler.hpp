@@ -15,8 +15,13 @@
 #include "run_queue.hpp"
 #include "stack_pool.hpp"
 #include "timer_heap.hpp"
+#include "trace_recorder.hpp"
 
 namespace corun::detail {
+
+// kGlobalQueueInterval: Go checks the global queue first on every 61st
+// schedule, so it cannot starve behind busy local queues.
+inline constexpr std::uint32_t kGlobalQueueInterval = 61;
 
 // PostSwitch is what the execution switched to must do first on behalf of
 // the one that switched away, once that one's registers are saved: only then
@@ -45,7 +50,9 @@ class Worker {
   Coroutine g0;                   // the scheduling loop, on the thread's own stack
   Coroutine* current = nullptr;   // what runs now (g0 when scheduling)
   PostSwitch post;
-  std::uint32_t tick = 0;         // scheduling rounds, for the 1-in-61 global check
+  std::uint32_t tick = 0;         // scheduling rounds
+  std::uint32_t global_countdown = kGlobalQueueInterval;  // rounds until the global queue goes first
+  void** eh_globals = nullptr;    // this thread's C++ exception state
   std::uint64_t rng;
 
   // Parking (guarded by Scheduler::idle_lock_ while in the idle list).
@@ -94,6 +101,7 @@ class Scheduler {
     return static_cast<std::size_t>(live_.load(std::memory_order_acquire));
   }
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
+  std::vector<TraceEvent> trace() const;
 
   // Internal to the scheduler's files.
   void worker_main(Worker& w);
@@ -102,6 +110,7 @@ class Scheduler {
 
  private:
   Coroutine* pick_local(Worker& w) noexcept;
+  Coroutine* pick_global(Worker& w) noexcept;
   Coroutine* find_runnable(Worker& w);
   Coroutine* steal_work(Worker& w) noexcept;
   Coroutine* steal_from(Worker& w, Worker& victim, bool take_runnext) noexcept;
@@ -122,6 +131,7 @@ class Scheduler {
   void register_live(Coroutine* g, std::uint32_t shard) noexcept;
   void unregister_live(Coroutine* g) noexcept;
   void cancel_parked() noexcept;
+  void trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept;
   void check_deadlock() noexcept;
   [[noreturn]] void report_deadlock() noexcept;
 
@@ -134,6 +144,7 @@ class Scheduler {
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> stopping_{false};
+  std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
 
   // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning).
   SpinLock idle_lock_;

@@ -19,8 +19,6 @@ namespace corun::detail {
 
 namespace {
 
-constexpr std::uint64_t kCanary = 0xC0DE'5AFE'C0DE'5AFEULL;
-
 // Stacks per slab: 256 keeps a million stacks at ~4k mappings.
 constexpr std::size_t kStacksPerSlab = 256;
 
@@ -35,13 +33,6 @@ std::atomic<int> g_madvise_guard_works{-1};  // -1 unknown, 0 no, 1 yes
 std::size_t StackPool::page_size() noexcept {
   static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return page;
-}
-
-bool Stack::overflowed() const noexcept {
-  if (guarded) return false;
-  std::uint64_t word;
-  std::memcpy(&word, base, sizeof word);
-  return word != kCanary;
 }
 
 void* Stack::guard_begin() const noexcept { return base - StackPool::page_size(); }
@@ -88,7 +79,7 @@ void StackPool::add_slab_locked() {
       ++mprotect_guards_;
       s.guarded = true;
     }
-    if (!s.guarded) std::memcpy(s.base, &kCanary, sizeof kCanary);
+    if (!s.guarded) std::memcpy(s.base, &Stack::kCanary, sizeof Stack::kCanary);
     free_.push_back(s);
   }
 }

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -24,7 +26,15 @@ struct Stack {
   bool guarded = false;  // false: protected by the canary only
 
   char* top() const noexcept { return base + size; }
-  bool overflowed() const noexcept;  // the canary is gone (unguarded stacks)
+  // overflowed(): the canary at the bottom is gone (unguarded stacks only;
+  // a guarded stack faults instead).
+  bool overflowed() const noexcept {
+    if (guarded) return false;
+    std::uint64_t word;
+    std::memcpy(&word, base, sizeof word);
+    return word != kCanary;
+  }
+  static constexpr std::uint64_t kCanary = 0xC0DE'5AFE'C0DE'5AFEULL;
   void* guard_begin() const noexcept;
   bool in_guard(const void* addr) const noexcept;
 };

@@ -1,9 +1,15 @@
 // timer_heap.cpp: see timer_heap.hpp.
 #include "timer_heap.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace corun::detail {
+
+namespace {
+// kCompactMin: below this many dead entries, compaction is not worth it.
+constexpr std::size_t kCompactMin = 64;
+}  // namespace
 
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -11,42 +17,82 @@ std::int64_t now_ns() noexcept {
       .count();
 }
 
+void TimerHeap::publish() {
+  earliest_.store(heap_.empty() ? kNever : heap_[0].when, std::memory_order_release);
+  armed_.store(heap_.size() - dead_, std::memory_order_release);
+}
+
 void TimerHeap::push_locked(Timer* t) {
-  heap_.push_back(t);
-  t->index = static_cast<std::uint32_t>(heap_.size() - 1);
-  sift_up(t->index);
-  publish_earliest();
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    slots_[slot] = t;
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.push_back(t);
+  }
+  t->slot = slot;
+  heap_.push_back({t->when, slot});
+  sift_up(heap_.size() - 1);
+  publish();
 }
 
 bool TimerHeap::remove_locked(Timer* t) {
-  std::uint32_t i = t->index;
-  if (i == Timer::kNotInHeap) return false;
-  t->index = Timer::kNotInHeap;
-  Timer* last = heap_.back();
-  heap_.pop_back();
-  if (last != t) {
-    place(i, last);
-    sift_up(i);
-    sift_down(last->index);
-  }
-  publish_earliest();
+  if (t->slot == Timer::kNoSlot) return false;
+  slots_[t->slot] = nullptr;  // the entry stays until it surfaces
+  t->slot = Timer::kNoSlot;
+  ++dead_;
+  if (dead_ >= kCompactMin && dead_ > heap_.size() / 2) drop_dead_entries();
+  publish();
   return true;
+}
+
+void TimerHeap::pop_top() {
+  free_slots_.push_back(heap_[0].slot);
+  heap_[0] = heap_.back();
+  heap_.pop_back();
+  if (!heap_.empty()) sift_down(0);
+}
+
+void TimerHeap::drop_dead_entries() {
+  std::vector<Entry> live;
+  live.reserve(heap_.size() - dead_);
+  for (const Entry& e : heap_) {
+    if (slots_[e.slot] != nullptr) {
+      live.push_back(e);
+    } else {
+      free_slots_.push_back(e.slot);
+    }
+  }
+  heap_.swap(live);
+  dead_ = 0;
+  for (std::size_t i = heap_.size() / 4 + 1; i-- > 0;) {
+    if (i < heap_.size()) sift_down(i);
+  }
 }
 
 int TimerHeap::run_expired(std::int64_t now) {
   if (earliest() > now) return 0;
   // Fire outside the lock: firing unparks coroutines, which takes other locks.
-  Timer* due[64];
+  constexpr int kBatch = 128;
+  Timer* due[kBatch];
   int total = 0;
   for (;;) {
     int n = 0;
     lock_.lock();
-    while (n < 64 && !heap_.empty() && heap_[0]->when <= now) {
-      Timer* t = heap_[0];
-      remove_locked(t);
+    while (n < kBatch && !heap_.empty() && heap_[0].when <= now) {
+      Timer* t = slots_[heap_[0].slot];
+      pop_top();
+      if (t == nullptr) {
+        --dead_;
+        continue;
+      }
+      t->slot = Timer::kNoSlot;
       due[n++] = t;
     }
-    bool more = !heap_.empty() && heap_[0]->when <= now;
+    const bool more = !heap_.empty() && heap_[0].when <= now;
+    publish();
     lock_.unlock();
     for (int i = 0; i < n; ++i) due[i]->fire(due[i]);
     total += n;
@@ -54,29 +100,33 @@ int TimerHeap::run_expired(std::int64_t now) {
   }
 }
 
-void TimerHeap::sift_up(std::uint32_t i) {
-  Timer* t = heap_[i];
+void TimerHeap::sift_up(std::size_t i) {
+  const Entry e = heap_[i];
   while (i > 0) {
-    std::uint32_t parent = (i - 1) / 2;
-    if (heap_[parent]->when <= t->when) break;
-    place(i, heap_[parent]);
+    const std::size_t parent = (i - 1) / 4;
+    if (heap_[parent].when <= e.when) break;
+    heap_[i] = heap_[parent];
     i = parent;
   }
-  place(i, t);
+  heap_[i] = e;
 }
 
-void TimerHeap::sift_down(std::uint32_t i) {
-  const auto n = static_cast<std::uint32_t>(heap_.size());
-  Timer* t = heap_[i];
+void TimerHeap::sift_down(std::size_t i) {
+  const std::size_t n = heap_.size();
+  const Entry e = heap_[i];
   for (;;) {
-    std::uint32_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && heap_[child + 1]->when < heap_[child]->when) ++child;
-    if (t->when <= heap_[child]->when) break;
-    place(i, heap_[child]);
-    i = child;
+    const std::size_t first = 4 * i + 1;
+    if (first >= n) break;
+    std::size_t best = first;
+    const std::size_t end = std::min(first + 4, n);
+    for (std::size_t c = first + 1; c < end; ++c) {
+      if (heap_[c].when < heap_[best].when) best = c;
+    }
+    if (e.when <= heap_[best].when) break;
+    heap_[i] = heap_[best];
+    i = best;
   }
-  place(i, t);
+  heap_[i] = e;
 }
 
 }  // namespace corun::detail
