@@ -23,6 +23,10 @@ struct Config {
   // Turn it off when other plain threads may still wake coroutines.
   bool detect_deadlock = true;
 
+  // time_slice: how long a coroutine may keep its worker before the runtime
+  // asks it to let others run (see preempt.hpp). Zero turns preemption off.
+  std::chrono::nanoseconds time_slice = std::chrono::milliseconds(10);
+
   // trace: record an execution trace (see trace.hpp and Runtime::trace()).
   bool trace = false;
 

@@ -1,9 +1,12 @@
 // corun.hpp: the whole public surface of corun in one include.
 #pragma once
 
+#include "corun/channel.hpp"
 #include "corun/config.hpp"
 #include "corun/errors.hpp"
 #include "corun/mutex.hpp"
 #include "corun/runtime.hpp"
+#include "corun/select.hpp"
 #include "corun/this_coroutine.hpp"
+#include "corun/trace.hpp"
 #include "corun/wait_group.hpp"

@@ -43,7 +43,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
                           "fatal error: stack overflow in coroutine %llu (stack %zu KiB): "
                           "raise Config::stack_size\n",
                           static_cast<unsigned long long>(w->current->id),
-                          w->current->stack.size >> 10);
+                          static_cast<std::size_t>(w->current->stack.size >> 10));
     write_all(msg, n > 0 ? static_cast<std::size_t>(n) : 0);
     _exit(kFatalExitCode);
   }

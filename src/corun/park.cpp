@@ -15,14 +15,8 @@ namespace corun::detail {
 namespace {
 
 // thread_standin() represents the calling plain thread in wait queues.
-Coroutine& thread_standin() noexcept {
-  struct Standin : Coroutine {
-    Standin() {
-      is_thread = true;
-      started = true;
-    }
-  };
-  thread_local Standin standin;
+ThreadWaiter& thread_standin() noexcept {
+  thread_local ThreadWaiter standin;
   return standin;
 }
 
@@ -71,7 +65,7 @@ void park(SpinLock& lock, WaitReason reason, CancelFn cancel, void* cancel_ctx) 
     return;
   }
   // A plain thread: block on the stand-in's futex word.
-  Coroutine& t = thread_standin();
+  ThreadWaiter& t = thread_standin();
   t.wait_reason = reason;
   t.futex_word.store(0, std::memory_order_relaxed);
   Scheduler* s = attached_scheduler();
@@ -84,11 +78,12 @@ void park(SpinLock& lock, WaitReason reason, CancelFn cancel, void* cancel_ctx) 
   t.wait_reason = WaitReason::kNone;
 }
 
-void unpark(Coroutine* w) noexcept {
-  if (!w->is_thread) {
-    w->sched->ready(w);
+void unpark(Coroutine* g) noexcept {
+  if (!g->is_thread) {
+    g->sched->ready(g);
     return;
   }
+  auto* w = static_cast<ThreadWaiter*>(g);
   if (w->blocked_in != nullptr) w->blocked_in->external_block_end();
   w->state.store(CoState::kRunnable, std::memory_order_relaxed);
   w->futex_word.store(1, std::memory_order_release);

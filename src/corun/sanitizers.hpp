@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "coroutine.hpp"
+
 #if defined(CORUN_SANITIZE_ADDRESS)
 #include <sanitizer/common_interface_defs.h>
 #endif
@@ -14,52 +16,59 @@
 
 namespace corun::detail::sanitizer {
 
-// Before a switch: `fake_stack_save` is null when the stack being left dies.
-inline void start_switch(void** fake_stack_save, const void* to_bottom, std::size_t to_size,
-                         void* to_tsan_fiber) noexcept {
+// FiberStack: the stack a switch goes to (a coroutine's, or a worker
+// thread's own for g0).
+struct FiberStack {
+  const void* bottom = nullptr;
+  std::size_t size = 0;
+};
+
+// start_switch() runs just before leaving `from` for `to`; `from_dies` when
+// `from` will never run again (its fake stack can go).
+inline void start_switch(Coroutine* from, bool from_dies, Coroutine* to,
+                         FiberStack to_stack) noexcept {
 #if defined(CORUN_SANITIZE_ADDRESS)
-  __sanitizer_start_switch_fiber(fake_stack_save, to_bottom, to_size);
-#else
-  (void)fake_stack_save, (void)to_bottom, (void)to_size;
+  __sanitizer_start_switch_fiber(from_dies ? nullptr : &from->asan_fake_stack, to_stack.bottom,
+                                 to_stack.size);
 #endif
 #if defined(CORUN_SANITIZE_THREAD)
-  __tsan_switch_to_fiber(to_tsan_fiber, 0);
-#else
-  (void)to_tsan_fiber;
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
+  (void)from, (void)from_dies, (void)to, (void)to_stack;
 }
 
-// After a switch, on the stack switched to.
-inline void finish_switch(void* fake_stack_save) noexcept {
+// finish_switch() runs first thing on the stack switched to; `self` is null
+// on a coroutine's first run.
+inline void finish_switch(Coroutine* self) noexcept {
 #if defined(CORUN_SANITIZE_ADDRESS)
-  __sanitizer_finish_switch_fiber(fake_stack_save, nullptr, nullptr);
-#else
-  (void)fake_stack_save;
+  __sanitizer_finish_switch_fiber(self != nullptr ? self->asan_fake_stack : nullptr, nullptr,
+                                  nullptr);
 #endif
+  (void)self;
 }
 
-inline void* create_fiber() noexcept {
+inline void fiber_created(Coroutine* g) noexcept {
 #if defined(CORUN_SANITIZE_THREAD)
-  return __tsan_create_fiber(0);
-#else
-  return nullptr;
+  g->tsan_fiber = __tsan_create_fiber(0);
 #endif
+  (void)g;
 }
 
-inline void* current_fiber() noexcept {
+// fiber_destroyed() must run on another fiber than `g`'s.
+inline void fiber_destroyed(Coroutine* g) noexcept {
 #if defined(CORUN_SANITIZE_THREAD)
-  return __tsan_get_current_fiber();
-#else
-  return nullptr;
+  if (g->tsan_fiber != nullptr) __tsan_destroy_fiber(g->tsan_fiber);
+  g->tsan_fiber = nullptr;
 #endif
+  (void)g;
 }
 
-inline void destroy_fiber(void* fiber) noexcept {
+// thread_fiber() adopts the calling thread's own fiber for `g0`.
+inline void thread_fiber(Coroutine* g0) noexcept {
 #if defined(CORUN_SANITIZE_THREAD)
-  if (fiber != nullptr) __tsan_destroy_fiber(fiber);
-#else
-  (void)fiber;
+  g0->tsan_fiber = __tsan_get_current_fiber();
 #endif
+  (void)g0;
 }
 
 }  // namespace corun::detail::sanitizer

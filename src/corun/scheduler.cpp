@@ -67,19 +67,22 @@
 // are dropped. Workers stop when no coroutine is left.
 #include "scheduler.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <latch>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
 
-#include <pthread.h>
-
 #include "corun/errors.hpp"
+#include "corun/preempt.hpp"
 #include "fatal.hpp"
 #include "futex.hpp"
+#include "monitor.hpp"
 #include "sanitizers.hpp"
 
 extern "C" void* __cxa_get_globals() noexcept;
@@ -91,6 +94,11 @@ namespace {
 // kTimerCheckInterval: how often a busy worker reads the clock for timers
 // when its run queue still has work (a clock read costs ~20 ns).
 constexpr std::uint32_t kTimerCheckMask = 7;
+// kRunnextFirstCheck/kRunnextMaxInterval: a streak of runnext picks is first
+// timed at its 2nd pick (a single hand-off never reads the clock), then at
+// most every 16th pick (a clock read costs ~20 ns).
+constexpr std::uint32_t kRunnextFirstCheck = 2;
+constexpr std::uint32_t kRunnextMaxInterval = 16;
 // kStealPasses: Go's stealTries.
 constexpr int kStealPasses = 4;
 // kRunnextGraceNs: before stealing a victim's runnext, give the victim this
@@ -99,6 +107,7 @@ constexpr std::int64_t kRunnextGraceNs = 3'000;
 // Per-worker caches.
 constexpr std::size_t kStackCacheMax = 64;
 constexpr std::uint32_t kFreeGsMax = 256;
+constexpr std::uint32_t kFreeGsBatch = 128;
 
 thread_local Worker* t_worker = nullptr;
 thread_local Scheduler* t_attached = nullptr;
@@ -120,15 +129,16 @@ inline void eh_swap(void** globals, Coroutine* from, Coroutine* to) noexcept {
   globals[1] = to->eh_state[1];
 }
 
-void thread_stack_bounds(const void*& bottom, std::size_t& size) noexcept {
+sanitizer::FiberStack thread_stack() noexcept {
+  sanitizer::FiberStack s;
   pthread_attr_t attr;
   void* addr = nullptr;
-  size = 0;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_getstack(&attr, &addr, &s.size);
     pthread_attr_destroy(&attr);
   }
-  bottom = addr;
+  s.bottom = addr;
+  return s;
 }
 
 }  // namespace
@@ -165,13 +175,25 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
   }
   config_.stack_size = stacks_.stack_size();
   if (config_.trace) trace_ = std::make_unique<TraceRecorder>(config_.procs, now_ns());
+  if (config_.time_slice < std::chrono::nanoseconds::zero()) {
+    throw std::invalid_argument("corun: time_slice must be >= 0 (0 turns preemption off)");
+  }
   shards_ = std::make_unique<LiveShard[]>(static_cast<std::size_t>(config_.procs) + 1);
   workers_.reserve(static_cast<std::size_t>(config_.procs));
   for (int i = 0; i < config_.procs; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
   install_overflow_handler();
+  std::latch started(config_.procs);
   for (auto& w : workers_) {
     Worker* wp = w.get();
-    wp->thread = std::thread([this, wp] { worker_main(*wp); });
+    wp->thread = std::thread([this, wp, &started] {
+      worker_init(*wp);
+      started.count_down();
+      worker_main(*wp);
+    });
+  }
+  started.wait();  // the workers' thread-local addresses are now published
+  if (config_.time_slice > std::chrono::nanoseconds::zero()) {
+    monitor_ = std::make_unique<Monitor>(*this, config_.time_slice);
   }
 }
 
@@ -185,19 +207,35 @@ Scheduler::~Scheduler() {
 
 Coroutine* Scheduler::new_coroutine(Worker* w) {
   Coroutine* g = nullptr;
+  if (w != nullptr && w->free_gs == nullptr &&
+      free_global_count_.load(std::memory_order_relaxed) > 0) {
+    // Refill the local cache with a batch (Go's gfget).
+    std::lock_guard<std::mutex> lk(free_mu_);
+    while (w->nfree_gs < kFreeGsBatch && free_global_ != nullptr) {
+      Coroutine* f = std::exchange(free_global_, free_global_->next);
+      f->next = w->free_gs;
+      w->free_gs = f;
+      ++w->nfree_gs;
+    }
+    free_global_count_.fetch_sub(w->nfree_gs, std::memory_order_relaxed);
+  }
   if (w != nullptr && w->free_gs != nullptr) {
     g = w->free_gs;
     w->free_gs = g->next;
     --w->nfree_gs;
-  } else {
+  } else if (w == nullptr) {
     std::lock_guard<std::mutex> lk(free_mu_);
-    if (free_global_ != nullptr) g = std::exchange(free_global_, free_global_->next);
+    if (free_global_ != nullptr) {
+      g = std::exchange(free_global_, free_global_->next);
+      free_global_count_.fetch_sub(1, std::memory_order_relaxed);
+    }
   }
   if (g == nullptr) g = new Coroutine;
   g->next = nullptr;
   g->sched = this;
   g->started = false;
   g->cancelled = false;
+  g->registered = false;
   g->wait_reason = WaitReason::kNone;
   g->cancel_fn = nullptr;
   g->cancel_ctx = nullptr;
@@ -207,15 +245,18 @@ Coroutine* Scheduler::new_coroutine(Worker* w) {
 }
 
 void Scheduler::free_coroutine(Worker& w, Coroutine* g) noexcept {
-  if (w.nfree_gs < kFreeGsMax) {
-    g->next = w.free_gs;
-    w.free_gs = g;
-    ++w.nfree_gs;
-    return;
-  }
+  g->next = w.free_gs;
+  w.free_gs = g;
+  if (++w.nfree_gs < kFreeGsMax) return;
+  // Move a batch to the shared list (Go's gfput), one lock for many.
   std::lock_guard<std::mutex> lk(free_mu_);
-  g->next = free_global_;
-  free_global_ = g;
+  while (w.nfree_gs > kFreeGsMax - kFreeGsBatch) {
+    Coroutine* f = std::exchange(w.free_gs, w.free_gs->next);
+    f->next = free_global_;
+    free_global_ = f;
+    --w.nfree_gs;
+  }
+  free_global_count_.fetch_add(kFreeGsBatch, std::memory_order_relaxed);
 }
 
 std::uint64_t Scheduler::spawn(Closure&& body) {
@@ -226,14 +267,12 @@ std::uint64_t Scheduler::spawn(Closure&& body) {
   g->body = std::move(body);
   g->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   live_.fetch_add(1, std::memory_order_relaxed);
-  register_live(g, w != nullptr ? static_cast<std::uint32_t>(w->index)
-                                 : static_cast<std::uint32_t>(config_.procs));
   std::uint64_t id = g->id;
   if (trace_) {
     Coroutine* parent = w != nullptr && w->current != &w->g0 ? w->current : nullptr;
-    trace_->record(w != nullptr ? w->index : -1,
-                   {.coroutine = id, .arg = parent != nullptr ? parent->id : 0,
-                    .kind = TraceKind::kSpawn});
+    trace_->record(
+        w != nullptr ? w->index : -1,
+        {.coroutine = id, .arg = parent != nullptr ? parent->id : 0, .kind = TraceKind::kSpawn});
   }
   if (w != nullptr) {
     runq_put(*w, g, /*next=*/true);
@@ -241,12 +280,19 @@ std::uint64_t Scheduler::spawn(Closure&& body) {
     global_.push(g);
   }
   wakep();
+  // Spawning is a preemption point: a coroutine spawning in a loop lets the
+  // ones it spawned run (and recycle) once its time slice is over.
+  if (w != nullptr && t_preempt_requested.load(std::memory_order_relaxed)) {
+    t_preempt_requested.store(false, std::memory_order_relaxed);
+    preempt(*w, /*from_signal=*/false);
+  }
   return id;
 }
 
 void Scheduler::register_live(Coroutine* g, std::uint32_t shard) noexcept {
   LiveShard& s = shards_[shard];
-  g->live_shard = shard;
+  g->live_shard = static_cast<std::uint16_t>(shard);
+  g->registered = true;
   s.lock.lock();
   g->live_prev = nullptr;
   g->live_next = s.head;
@@ -269,12 +315,12 @@ void Scheduler::unregister_live(Coroutine* g) noexcept {
 
 void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {
   g->state.store(CoState::kDead, std::memory_order_relaxed);
-  unregister_live(g);
-  sanitizer::destroy_fiber(g->tsan_fiber);
-  g->tsan_fiber = nullptr;
+  if (g->registered) unregister_live(g);
+  sanitizer::fiber_destroyed(g);
   if (g->started) {
     w.stack_cache.push_back(g->stack);
-    if (w.stack_cache.size() > kStackCacheMax) stacks_.release_batch(w.stack_cache, kStackCacheMax / 2);
+    if (w.stack_cache.size() > kStackCacheMax)
+      stacks_.release_batch(w.stack_cache, kStackCacheMax / 2);
     g->stack = Stack{};
   }
   free_coroutine(w, g);
@@ -329,6 +375,7 @@ void Scheduler::shutdown() {
     all_done_cv_.wait_for(lk, std::chrono::milliseconds(2),
                           [&] { return live_.load(std::memory_order_acquire) == 0; });
   }
+  monitor_.reset();
   stopping_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) {
     w->wake_word.store(1, std::memory_order_release);
@@ -346,7 +393,7 @@ void Scheduler::shutdown() {
 inline void Scheduler::runq_put(Worker& w, Coroutine* g, bool next) noexcept {
   g->state.store(CoState::kRunnable, std::memory_order_relaxed);
   if (next) {
-    g = w.runnext.exchange(g, std::memory_order_acq_rel);
+    g = w.runnext.exchange(g, std::memory_order_seq_cst);
     if (g == nullptr) return;  // the kicked-out runnext goes to the ring
   }
   if (!w.runq.push(g)) runq_put_slow(w, g);
@@ -370,6 +417,7 @@ void Scheduler::ready(Coroutine* g) noexcept {
   }
   if (w != nullptr && &w->sched == this) {
     runq_put(*w, g, /*next=*/true);
+    if (config_.procs == 1) return;  // the only worker is this one, and busy
   } else {
     g->state.store(CoState::kRunnable, std::memory_order_relaxed);
     global_.push(g);
@@ -390,11 +438,68 @@ inline Coroutine* Scheduler::pick_local(Worker& w) noexcept {
   }
   // Thieves rarely touch runnext: look before paying for the exchange.
   if (w.runnext.load(std::memory_order_relaxed) != nullptr) {
-    if (Coroutine* g = w.runnext.exchange(nullptr, std::memory_order_acq_rel)) return g;
+    if (Coroutine* g = w.runnext.exchange(nullptr, std::memory_order_acq_rel)) {
+      if (++w.runnext_streak < w.runnext_check || !runnext_slice_spent(w)) return g;
+      // The hand-off chain has had its time slice: g goes to the back.
+      if (!w.runq.push(g)) runq_put_slow(w, g);
+    }
   }
+  w.runnext_streak = 0;
+  w.runnext_check = kRunnextFirstCheck;
   if (Coroutine* g = w.runq.pop()) return g;
   if (!global_.empty()) return pick_global(w);
   return nullptr;
+}
+
+// runnext_slice_spent() says whether a chain of runnext hand-offs has held
+// the worker for a whole time slice. As in Go, a coroutine run from runnext
+// inherits the time slice of the one that readied it; otherwise two
+// coroutines ping-ponging through a channel would keep the worker forever
+// and starve its run queue (Go's TestPingPongHog). Go's sysmon ends such a
+// slice; here the chain is timed as it runs, without a clock read per
+// switch: pick_local() asks at the streak lengths set in runnext_check,
+// spaced by the picks' measured pace so that a slice overruns by about one
+// hand-off, and never more than kRunnextMaxInterval picks apart. A zero
+// Config::time_slice turns it off.
+bool Scheduler::runnext_slice_spent(Worker& w) noexcept {
+  const std::int64_t slice = config_.time_slice.count();
+  const std::uint32_t n = w.runnext_streak;
+  if (slice <= 0) {
+    w.runnext_check = UINT32_MAX;  // not for the rest of this streak
+    return false;
+  }
+  const std::int64_t now = now_ns();
+  if (n <= kRunnextFirstCheck) {
+    w.runnext_since = now;  // the streak is timed from here
+    w.runnext_check = n + kRunnextFirstCheck;
+    return false;
+  }
+  const std::int64_t elapsed = now - w.runnext_since;
+  if (elapsed >= slice) {
+    w.runnext_streak = 0;
+    w.runnext_check = kRunnextFirstCheck;
+    return true;
+  }
+  const std::int64_t per_pick = std::max<std::int64_t>(1, elapsed / (n - kRunnextFirstCheck));
+  const std::int64_t picks_left = (slice - elapsed) / per_pick + 1;
+  w.runnext_check =
+      n + static_cast<std::uint32_t>(std::min<std::int64_t>(picks_left, kRunnextMaxInterval));
+  return false;
+}
+
+// pick_next() is pick_local() for a coroutine about to switch away: during
+// shutdown, coroutines that never started are dropped instead of started.
+inline Coroutine* Scheduler::pick_next(Worker& w) noexcept {
+  for (;;) {
+    Coroutine* g = pick_local(w);
+    if (g == nullptr || g->started || !shutting_down()) return g;
+    drop_unstarted(w, g);
+  }
+}
+
+void Scheduler::drop_unstarted(Worker& w, Coroutine* g) noexcept {
+  g->body.reset();
+  on_exit(w, g);
 }
 
 // pick_global() takes a fair share of the global queue into the local ring
@@ -403,9 +508,8 @@ inline Coroutine* Scheduler::pick_local(Worker& w) noexcept {
 __attribute__((noinline)) Coroutine* Scheduler::pick_global(Worker& w) noexcept {
   Coroutine* rest[LocalRunQueue::kCapacity / 2];
   std::uint32_t n;
-  const std::uint32_t max =
-      std::min<std::uint32_t>(LocalRunQueue::kCapacity / 2,
-                              static_cast<std::uint32_t>(global_.size() / config_.procs + 1));
+  const std::uint32_t max = std::min<std::uint32_t>(
+      LocalRunQueue::kCapacity / 2, static_cast<std::uint32_t>(global_.size() / config_.procs + 1));
   Coroutine* g = global_.pop_batch(rest, max, n);
   if (g != nullptr) w.runq.push_batch(rest, n);
   return g;
@@ -446,7 +550,8 @@ Coroutine* Scheduler::steal_from(Worker& w, Worker& victim, bool take_runnext) n
   if (n > 0) {
     if (trace_) {
       trace_->record(w.index, {.coroutine = static_cast<std::uint64_t>(victim.index),
-                               .arg = n, .kind = TraceKind::kSteal});
+                               .arg = n,
+                               .kind = TraceKind::kSteal});
     }
     if (n > 1) w.runq.push_batch(batch + 1, n - 1);
     return batch[0];
@@ -485,8 +590,11 @@ Coroutine* Scheduler::steal_work(Worker& w) noexcept {
   return nullptr;
 }
 
+// wakep() wakes an idle worker to spin, unless one already spins (I2). The
+// caller must have published its work with a sequentially consistent
+// read-modify-write (the runnext exchange, the global queue's size), which
+// orders it before the loads below (I3), with no extra fence.
 void Scheduler::wakep() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (nidle_.load(std::memory_order_seq_cst) == 0) return;
   int expected = 0;
   if (!nspinning_.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
@@ -596,26 +704,31 @@ void Scheduler::prepare_first_run(Worker& w, Coroutine* g) {
   w.stack_cache.pop_back();
   context_make(g->ctx, g->stack.base, g->stack.size, &Scheduler::coroutine_entry, g);
   g->started = true;
-  g->tsan_fiber = sanitizer::create_fiber();
-  g->asan_stack_bottom = g->stack.base;
-  g->asan_stack_size = g->stack.size;
+  sanitizer::fiber_created(g);
 }
 
 void Scheduler::switch_to(Worker& w, Coroutine* from, Coroutine* to) {
   if (!to->started) prepare_first_run(w, to);
   if (from != &w.g0 && from->stack.overflowed()) {
     fatal("stack overflow in coroutine %llu (stack %zu KiB): raise Config::stack_size",
-          static_cast<unsigned long long>(from->id), from->stack.size >> 10);
+          static_cast<unsigned long long>(from->id),
+          static_cast<std::size_t>(from->stack.size >> 10));
   }
   if (trace_) trace_switch(w, from, to);
   to->state.store(CoState::kRunning, std::memory_order_relaxed);
   w.current = to;
+  // For the monitor: a new run began (owner-only writes, no RMW needed).
+  w.switches.store(w.switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  w.running.store(to != &w.g0, std::memory_order_relaxed);
+  if (w.preempt_flag->load(std::memory_order_relaxed)) {
+    w.preempt_flag->store(false, std::memory_order_relaxed);  // it was for `from`
+  }
   eh_swap(w.eh_globals, from, to);
-  const bool dying = w.post.kind == PostSwitch::kExit;
-  sanitizer::start_switch(dying ? nullptr : &from->asan_fake_stack, to->asan_stack_bottom,
-                          to->asan_stack_size, to->tsan_fiber);
+  sanitizer::start_switch(
+      from, w.post.kind == PostSwitch::kExit, to,
+      to == &w.g0 ? w.g0_stack : sanitizer::FiberStack{to->stack.base, to->stack.size});
   context_switch(from->ctx, to->ctx);
-  sanitizer::finish_switch(from->asan_fake_stack);
+  sanitizer::finish_switch(from);
 }
 
 void Scheduler::trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept {
@@ -625,8 +738,12 @@ void Scheduler::trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept
       case PostSwitch::kRequeue:
         e.reason = StopReason::kYield;
         break;
+      case PostSwitch::kPreempt:
+        e.reason = StopReason::kPreempt;
+        break;
       case PostSwitch::kUnlock:
-        e.reason = from->wait_reason == WaitReason::kSleep ? StopReason::kSleep : StopReason::kBlock;
+        e.reason =
+            from->wait_reason == WaitReason::kSleep ? StopReason::kSleep : StopReason::kBlock;
         e.wait = to_string(from->wait_reason);
         break;
       case PostSwitch::kExit:
@@ -653,6 +770,12 @@ void Scheduler::run_post(Worker& w) noexcept {
     case PostSwitch::kRequeue:
       runq_put(w, p.g, /*next=*/false);
       break;
+    case PostSwitch::kPreempt:
+      // Behind everything else, as Go's gopreempt_m: a coroutine that
+      // spawns in a loop lets its whole backlog run before it continues.
+      p.g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+      global_.push(p.g);
+      break;
     case PostSwitch::kUnlock:
       p.lock->unlock();
       break;
@@ -669,7 +792,9 @@ void Scheduler::coroutine_entry(void* arg) {
   Scheduler& s = *g->sched;
   s.run_post(*this_worker());
   try {
-    g->body();
+    // Never started before shutdown: dropped unrun, as worker_main drops
+    // those it picks (yield, park and exit switch here directly).
+    if (!s.shutting_down()) g->body();
   } catch (const Cancelled&) {
     // The runtime is shutting down; the stack has unwound.
   } catch (const std::exception& e) {
@@ -686,48 +811,65 @@ void Scheduler::coroutine_entry(void* arg) {
 void Scheduler::exit_current(Worker& w) {
   Coroutine* g = w.current;
   w.post = PostSwitch{PostSwitch::kExit, g, nullptr};
-  Coroutine* next = pick_local(w);
+  Coroutine* next = pick_next(w);
   switch_to(w, g, next != nullptr ? next : &w.g0);
   __builtin_unreachable();
 }
 
 void Scheduler::yield(Worker& w) {
-  Coroutine* g = w.current;
+  if (w.current->preempt_depth > 0) fatal("yield() inside a corun::PreemptibleRegion");
   if (shutting_down()) throw Cancelled{};
-  Coroutine* next = pick_local(w);
-  if (next == nullptr && !w.timers.empty() && run_timers(w, now_ns())) next = pick_local(w);
-  if (next == nullptr) return;  // nothing else to run here: carry on
-  w.post = PostSwitch{PostSwitch::kRequeue, g, nullptr};
+  give_up(w, PostSwitch::kRequeue);
+}
+
+void Scheduler::preempt(Worker& w, bool from_signal) {
+  if (!from_signal && shutting_down()) throw Cancelled{};
+  give_up(w, PostSwitch::kPreempt);
+}
+
+// give_up() moves the running coroutine to the back of the run queue and
+// runs the next one; with nothing else runnable it carries on.
+void Scheduler::give_up(Worker& w, PostSwitch::Kind why) {
+  Coroutine* g = w.current;
+  Coroutine* next = pick_next(w);
+  if (next == nullptr && !w.timers.empty() && run_timers(w, now_ns())) next = pick_next(w);
+  if (next == nullptr) return;
+  w.post = PostSwitch{why, g, nullptr};
   switch_to(w, g, next);
   run_post(*this_worker());
 }
 
 void Scheduler::park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx) {
   Coroutine* g = w.current;
+  if (g->preempt_depth > 0) fatal("blocking call inside a corun::PreemptibleRegion");
+  if (!g->registered) register_live(g, static_cast<std::uint32_t>(w.index));
   g->wait_reason = reason;
   g->cancel_fn = cancel;
   g->cancel_ctx = ctx;
   g->state.store(CoState::kParked, std::memory_order_seq_cst);
   w.post = PostSwitch{PostSwitch::kUnlock, nullptr, &lock};
-  Coroutine* next = pick_local(w);
+  Coroutine* next = pick_next(w);
   switch_to(w, g, next != nullptr ? next : &w.g0);
   run_post(*this_worker());
   g->wait_reason = WaitReason::kNone;
   if (g->cancelled) throw Cancelled{};
 }
 
-void Scheduler::worker_main(Worker& w) {
+void Scheduler::worker_init(Worker& w) {
   t_worker = &w;
   w.eh_globals = static_cast<void**>(__cxa_get_globals());
+  w.preempt_flag = &t_preempt_requested;
+  w.os_thread = pthread_self();
   install_overflow_handler();
-  w.g0.tsan_fiber = sanitizer::current_fiber();
-  thread_stack_bounds(w.g0.asan_stack_bottom, w.g0.asan_stack_size);
+  sanitizer::thread_fiber(&w.g0);
+  w.g0_stack = thread_stack();
   w.current = &w.g0;
+}
+
+void Scheduler::worker_main(Worker& w) {
   while (Coroutine* g = find_runnable(w)) {
     if (shutting_down() && !g->started) {
-      // Cancelled before it ever ran: drop it without running it.
-      g->body.reset();
-      on_exit(w, g);
+      drop_unstarted(w, g);  // cancelled before it ever ran
       continue;
     }
     switch_to(w, &w.g0, g);

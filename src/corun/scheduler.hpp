@@ -2,6 +2,8 @@
 // The design essay is at the top of scheduler.cpp.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include "coroutine.hpp"
 #include "corun/config.hpp"
 #include "run_queue.hpp"
+#include "sanitizers.hpp"
 #include "stack_pool.hpp"
 #include "timer_heap.hpp"
 #include "trace_recorder.hpp"
@@ -26,8 +29,10 @@ inline constexpr std::uint32_t kGlobalQueueInterval = 61;
 // PostSwitch is what the execution switched to must do first on behalf of
 // the one that switched away, once that one's registers are saved: only then
 // may it be requeued, unlocked for its wakers, or freed.
+class Monitor;
+
 struct PostSwitch {
-  enum Kind : std::uint8_t { kNone, kRequeue, kUnlock, kExit };
+  enum Kind : std::uint8_t { kNone, kRequeue, kPreempt, kUnlock, kExit };
   Kind kind = kNone;
   Coroutine* g = nullptr;
   SpinLock* lock = nullptr;
@@ -47,12 +52,18 @@ class Worker {
   std::atomic<Coroutine*> runnext{nullptr};
   TimerHeap timers;
 
-  Coroutine g0;                   // the scheduling loop, on the thread's own stack
-  Coroutine* current = nullptr;   // what runs now (g0 when scheduling)
+  Coroutine g0;                    // the scheduling loop, on the thread's own stack
+  sanitizer::FiberStack g0_stack;  // (for AddressSanitizer)
+  Coroutine* current = nullptr;    // what runs now (g0 when scheduling)
   PostSwitch post;
-  std::uint32_t tick = 0;         // scheduling rounds
-  std::uint32_t global_countdown = kGlobalQueueInterval;  // rounds until the global queue goes first
-  void** eh_globals = nullptr;    // this thread's C++ exception state
+  std::uint32_t tick = 0;  // scheduling rounds
+  std::uint32_t global_countdown =
+      kGlobalQueueInterval;  // rounds until the global queue goes first
+  // A chain of runnext hand-offs shares one time slice (runnext_slice_spent).
+  std::uint32_t runnext_streak = 0;  // consecutive picks from runnext
+  std::uint32_t runnext_check = 2;   // the streak length at which to read the clock next
+  std::int64_t runnext_since = 0;    // when the streak was first timed
+  void** eh_globals = nullptr;       // this thread's C++ exception state
   std::uint64_t rng;
 
   // Parking (guarded by Scheduler::idle_lock_ while in the idle list).
@@ -60,6 +71,12 @@ class Worker {
   Worker* idle_next = nullptr;
   bool in_idle_list = false;
   bool spinning = false;
+
+  // Preemption (preempt.cpp): written by the owner, read by the monitor.
+  std::atomic<std::uint64_t> switches{0};
+  std::atomic<bool> running{false};           // a coroutine (not g0) runs
+  std::atomic<bool>* preempt_flag = nullptr;  // this thread's t_preempt_requested
+  pthread_t os_thread{};
 
   std::vector<Stack> stack_cache;  // owner only
   Coroutine* free_gs = nullptr;    // owner only: recycled descriptors
@@ -82,6 +99,9 @@ class Scheduler {
   // The operations coroutines perform on themselves (the caller is the
   // running coroutine on worker `w`).
   void yield(Worker& w);
+  // preempt() is yield() on the monitor's request; from a signal handler it
+  // never throws.
+  void preempt(Worker& w, bool from_signal);
   void park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx);
   [[noreturn]] void exit_current(Worker& w);
 
@@ -91,11 +111,14 @@ class Scheduler {
   // Plain threads blocked in corun waits (for deadlock detection): begin
   // before the waiter becomes findable, end when it is woken, and check once
   // the waiter's lock is released.
-  void external_block_begin() noexcept { external_blocked_.fetch_add(1, std::memory_order_seq_cst); }
+  void external_block_begin() noexcept {
+    external_blocked_.fetch_add(1, std::memory_order_seq_cst);
+  }
   void external_block_end() noexcept { external_blocked_.fetch_sub(1, std::memory_order_seq_cst); }
   void maybe_check_deadlock() noexcept;
 
   const Config& config() const noexcept { return config_; }
+  const std::vector<std::unique_ptr<Worker>>& workers() const noexcept { return workers_; }
   int procs() const noexcept { return config_.procs; }
   std::size_t live() const noexcept {
     return static_cast<std::size_t>(live_.load(std::memory_order_acquire));
@@ -104,13 +127,17 @@ class Scheduler {
   std::vector<TraceEvent> trace() const;
 
   // Internal to the scheduler's files.
+  void worker_init(Worker& w);
   void worker_main(Worker& w);
   void run_post(Worker& w) noexcept;
   static void coroutine_entry(void* arg);
 
  private:
   Coroutine* pick_local(Worker& w) noexcept;
+  bool runnext_slice_spent(Worker& w) noexcept;
   Coroutine* pick_global(Worker& w) noexcept;
+  Coroutine* pick_next(Worker& w) noexcept;
+  void drop_unstarted(Worker& w, Coroutine* g) noexcept;
   Coroutine* find_runnable(Worker& w);
   Coroutine* steal_work(Worker& w) noexcept;
   Coroutine* steal_from(Worker& w, Worker& victim, bool take_runnext) noexcept;
@@ -124,6 +151,7 @@ class Scheduler {
   void reset_spinning(Worker& w) noexcept;
   void park_worker(Worker& w);
   void switch_to(Worker& w, Coroutine* from, Coroutine* to);
+  void give_up(Worker& w, PostSwitch::Kind why);
   void prepare_first_run(Worker& w, Coroutine* g);
   Coroutine* new_coroutine(Worker* w);
   void free_coroutine(Worker& w, Coroutine* g) noexcept;
@@ -145,6 +173,7 @@ class Scheduler {
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> stopping_{false};
   std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
+  std::unique_ptr<Monitor> monitor_;      // null when time_slice is zero
 
   // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning).
   SpinLock idle_lock_;
@@ -171,7 +200,8 @@ class Scheduler {
 
   // Descriptors freed by plain threads or in bulk.
   std::mutex free_mu_;
-  Coroutine* free_global_ = nullptr;
+  Coroutine* free_global_ = nullptr;               // guarded by free_mu_
+  std::atomic<std::size_t> free_global_count_{0};  // written under free_mu_
 };
 
 // The worker running on this thread, or null (not cached across switches:

@@ -58,16 +58,17 @@ void StackPool::add_slab_locked() {
   void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) {
-    fatal("out of memory for coroutine stacks: mmap of %zu MiB failed (%s); %zu stacks of "
-          "%zu KiB exist; use a smaller Config::stack_size or fewer coroutines",
-          len >> 20, std::strerror(errno), slabs_.size() * kStacksPerSlab, stack_size_ >> 10);
+    fatal(
+        "out of memory for coroutine stacks: mmap of %zu MiB failed (%s); %zu stacks of "
+        "%zu KiB exist; use a smaller Config::stack_size or fewer coroutines",
+        len >> 20, std::strerror(errno), slabs_.size() * kStacksPerSlab, stack_size_ >> 10);
   }
   slabs_.emplace_back(mem, len);
   auto* slab = static_cast<char*>(mem);
   free_.reserve(free_.size() + kStacksPerSlab);
   for (std::size_t i = kStacksPerSlab; i-- > 0;) {
     char* guard = slab + i * stride;
-    Stack s{guard + page, stack_size_, false};
+    Stack s{guard + page, static_cast<std::uint32_t>(stack_size_), false};
     int works = g_madvise_guard_works.load(std::memory_order_relaxed);
     if (works != 0) {
       bool ok = madvise(guard, page, MADV_GUARD_INSTALL) == 0;

@@ -21,9 +21,9 @@
 namespace corun::detail {
 
 struct Stack {
-  char* base = nullptr;  // lowest usable address; the guard page lies below
-  std::size_t size = 0;
-  bool guarded = false;  // false: protected by the canary only
+  char* base = nullptr;    // lowest usable address; the guard page lies below
+  std::uint32_t size = 0;  // bytes (at most Config::kMaxStackSize, 1 GiB)
+  bool guarded = false;    // false: protected by the canary only
 
   char* top() const noexcept { return base + size; }
   // overflowed(): the canary at the bottom is gone (unguarded stacks only;
@@ -63,9 +63,9 @@ class StackPool {
 
   const std::size_t stack_size_;
   std::mutex mu_;
-  std::vector<Stack> free_;          // guarded by mu_
+  std::vector<Stack> free_;                           // guarded by mu_
   std::vector<std::pair<void*, std::size_t>> slabs_;  // guarded by mu_
-  std::size_t mprotect_guards_ = 0;  // guarded by mu_
+  std::size_t mprotect_guards_ = 0;                   // guarded by mu_
 };
 
 }  // namespace corun::detail

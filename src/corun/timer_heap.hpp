@@ -68,10 +68,10 @@ class TimerHeap {
   void publish();
 
   SpinLock lock_;
-  std::vector<Entry> heap_;               // guarded by lock_
-  std::vector<Timer*> slots_;             // guarded by lock_; null: removed
+  std::vector<Entry> heap_;                // guarded by lock_
+  std::vector<Timer*> slots_;              // guarded by lock_; null: removed
   std::vector<std::uint32_t> free_slots_;  // guarded by lock_
-  std::size_t dead_ = 0;                  // entries whose timer was removed
+  std::size_t dead_ = 0;                   // entries whose timer was removed
   std::atomic<std::int64_t> earliest_{kNever};
   std::atomic<std::size_t> armed_{0};
 };

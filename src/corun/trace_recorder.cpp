@@ -54,9 +54,8 @@ std::vector<TraceEvent> TraceRecorder::snapshot() const {
     all.insert(all.end(), buffers_[i].events.begin(), buffers_[i].events.end());
     buffers_[i].lock.unlock();
   }
-  std::stable_sort(all.begin(), all.end(), [](const TraceEvent& a, const TraceEvent& b) {
-    return a.time_ns < b.time_ns;
-  });
+  std::stable_sort(all.begin(), all.end(),
+                   [](const TraceEvent& a, const TraceEvent& b) { return a.time_ns < b.time_ns; });
   return all;
 }
 

@@ -1,0 +1,115 @@
+// bench.cpp: `demo bench`, the reference workloads of WORKLOADS.md on corun,
+// printing the same one-line JSON as the peers (Go, Boost.Fiber), so that
+// `shared/peers/compare.py --demo build/release/demo` compares them.
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "demo/command.hpp"
+#include "demo/options.hpp"
+#include "demo/workloads.hpp"
+
+namespace demo {
+
+namespace {
+
+struct Options {
+  std::string workload;
+  std::string procs;
+  CLI::Option* procs_option = nullptr;
+  std::string n;
+  std::string tasks;
+  std::string format = "table";
+};
+
+// json_line() is the peers' result line; checksum and rss_kib_per_task only
+// where the workload has them (Go's omitempty).
+std::string json_line(const WorkloadResult& r) {
+  std::string line = fmt::format(
+      R"({{"runtime":"corun {}","workload":"{}","procs":{},"n":{},"wall_ms":{:.3f},"ns_per_op":{:.3f})",
+      CORUN_VERSION, r.workload, r.procs, r.n, r.wall_ms, r.ns_per_op);
+  if (r.checksum) line += fmt::format(R"(,"checksum":{})", *r.checksum);
+  if (r.rss_kib_per_task) line += fmt::format(R"(,"rss_kib_per_task":{:.3f})", *r.rss_kib_per_task);
+  return line + "}";
+}
+
+void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec) {
+  std::string extra;
+  if (r.checksum) extra = fmt::format("checksum {}", *r.checksum);
+  if (r.rss_kib_per_task)
+    extra = fmt::format("{:.2f} KiB per parked coroutine", *r.rss_kib_per_task);
+  fmt::print("{:<9} {:>5} {:>12} {:>11.1f} {:>12.2f}  {:<34} {}\n", r.workload, r.procs, r.n,
+             r.wall_ms, r.ns_per_op, spec.op, extra);
+}
+
+int run(const Options& o) {
+  std::vector<const WorkloadSpec*> selected;
+  if (o.workload == "all") {
+    for (const auto& w : workloads()) selected.push_back(&w);
+  } else if (const WorkloadSpec* w = find_workload(o.workload)) {
+    selected.push_back(w);
+  } else {
+    throw UsageError(fmt::format(
+        "bench: expected a workload (yield, pingpong, spawn, skynet, sleepers, park, cpu or "
+        "all), got \"{}\"",
+        o.workload));
+  }
+  CommonOptions procs_only;
+  procs_only.procs = o.procs;
+  procs_only.procs_option = o.procs_option;
+  const int procs = resolve_procs(procs_only);
+  const auto n =
+      o.n.empty() ? 0 : static_cast<std::int64_t>(parse_count("--n", o.n, 1, 1'000'000'000'000));
+  const int tasks = o.tasks.empty() ? 0 : static_cast<int>(parse_int("--tasks", o.tasks, 1, 4096));
+  const Format format = parse_format(o.format);
+  if (format == Format::kCsv) throw UsageError("--format: expected table or json, got \"csv\"");
+
+  if (format == Format::kTable) {
+    fmt::print("{:<9} {:>5} {:>12} {:>11} {:>12}  {:<34} {}\n", "workload", "procs", "n", "wall ms",
+               "ns/op", "op", "result");
+  }
+  for (const WorkloadSpec* spec : selected) {
+    const WorkloadResult r = run_workload(spec->name, procs, n, tasks);
+    if (format == Format::kJson) {
+      fmt::print("{}\n", json_line(r));
+    } else {
+      print_table_row(r, *spec);
+    }
+    std::fflush(stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
+  auto opts = std::make_shared<Options>();
+  CLI::App* cmd = parent.add_subcommand(
+      "bench", "The reference workloads (WORKLOADS.md): one JSON line each, as the Go peer's");
+  cmd->add_option("workload", opts->workload,
+                  "yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
+      ->required()
+      ->type_name("WORKLOAD");
+  opts->procs_option = cmd->add_option("-p,--procs", opts->procs,
+                                       "Worker threads (default: GOMAXPROCS, else all CPUs)")
+                           ->type_name("N");
+  cmd->add_option("-n,--n", opts->n, "Operations (default: the workload's, see WORKLOADS.md)")
+      ->type_name("N");
+  cmd->add_option("--tasks", opts->tasks, "cpu: tasks sharing the iterations (default: procs)")
+      ->type_name("T");
+  cmd->add_option("-f,--format", opts->format, "Output format: table or json")
+      ->type_name("FORMAT")
+      ->default_str("table");
+  cmd->footer(
+      "Examples:\n"
+      "  demo bench yield --procs 1 --format json\n"
+      "  demo bench cpu --procs 2 --tasks 2\n"
+      "  demo bench all --procs 2\n"
+      "  ../shared/peers/compare.py --demo build/release/demo   # beside Go and Boost.Fiber");
+  return Command{cmd, [opts] { return run(*opts); }};
+}
+
+}  // namespace demo

@@ -1,0 +1,662 @@
+// compare.cpp: `demo compare`, concurrency and parallelism measured side by
+// side.
+//
+// Two workloads run at each procs value, --runs times each:
+//   sleep-bound: --sleepers tasks each sleep --sleep (default 10,000 x 100 ms);
+//   cpu-bound:   --cpu-tasks tasks each run --work iterations of the
+//                xorshift loop (default: as many tasks as the largest procs).
+// The table gives the median wall time (and its range), the CPU time
+// (getrusage), the speedup over procs=1 (always measured: procs=1 is added
+// when missing) and the efficiency (speedup / procs). The sleep-bound
+// workload gains nothing from more workers (waiting needs no CPU: one
+// worker overlaps all the waits); the CPU-bound one speeds up with the CPUs.
+//
+// --threads adds the same workloads with one OS thread per task
+// (std::thread), capped at --max-threads (and at half the process's thread
+// limit): start-up time and memory show what coroutines save. Memory is the
+// growth of resident memory (RSS) from before a run to its peak, sampled
+// while the tasks are alive, per task.
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "corun/corun.hpp"
+#include "demo/command.hpp"
+#include "demo/cpu_work.hpp"
+#include "demo/interrupt.hpp"
+#include "demo/measure.hpp"
+#include "demo/options.hpp"
+#include "demo/output.hpp"
+#include "demo/session.hpp"
+#include "demo/text.hpp"
+
+namespace demo {
+
+namespace {
+
+constexpr auto kMaxSleep = std::chrono::seconds(10);
+
+struct Options {
+  CommonOptions common;  // --procs is a list here
+  std::string runs = "3";
+  std::string sleepers = "10000";
+  std::string sleep = "100ms";
+  std::string work = "50M";
+  std::string cpu_tasks;  // default: the largest procs
+  bool threads = false;
+  std::string max_threads = "10000";
+};
+
+struct Settings {
+  std::vector<int> procs;
+  bool baseline_added = false;  // procs=1 was not asked for
+  int runs = 3;
+  int sleepers = 10000;
+  std::chrono::nanoseconds sleep{};
+  std::uint64_t work = 0;
+  int cpu_tasks = 1;
+  bool threads = false;
+  int max_threads = 10000;  // after the system's limits
+  int cpus = 1;
+};
+
+// system_thread_cap() is half of what the process may start (RLIMIT_NPROC,
+// kernel.threads-max), so that the demo never exhausts the user's limit.
+std::int64_t system_thread_cap() {
+  std::int64_t cap = std::numeric_limits<std::int64_t>::max();
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    cap = static_cast<std::int64_t>(rl.rlim_cur) / 2;
+  }
+  std::ifstream f("/proc/sys/kernel/threads-max");
+  std::int64_t threads_max = 0;
+  if (f >> threads_max && threads_max > 0) cap = std::min(cap, threads_max / 2);
+  return cap;
+}
+
+Settings check(const Options& o) {
+  Settings s;
+  s.cpus = corun::available_cpus();
+  if (procs_given(o.common)) {
+    s.procs = parse_procs_list("--procs", o.common.procs);
+  } else {
+    const int env = env_procs();
+    s.procs = {1, env != 0 ? env : s.cpus};
+    std::sort(s.procs.begin(), s.procs.end());
+    s.procs.erase(std::unique(s.procs.begin(), s.procs.end()), s.procs.end());
+  }
+  if (s.procs.front() != 1) {
+    s.procs.insert(s.procs.begin(), 1);
+    s.baseline_added = true;
+  }
+  s.runs = static_cast<int>(parse_int("--runs", o.runs, 1, 100));
+  s.sleepers = static_cast<int>(parse_int("--sleepers", o.sleepers, 1, 1'000'000));
+  s.sleep = parse_duration("--sleep", o.sleep, kMaxSleep);
+  s.work = parse_count("--work", o.work, 1, std::uint64_t{1} << 40);
+  s.cpu_tasks = o.cpu_tasks.empty()
+                    ? s.procs.back()
+                    : static_cast<int>(parse_int("--cpu-tasks", o.cpu_tasks, 1, 4096));
+  s.threads = o.threads;
+  const std::int64_t asked = parse_int("--max-threads", o.max_threads, 1, 100'000);
+  s.max_threads = static_cast<int>(std::min(asked, std::max<std::int64_t>(1, system_thread_cap())));
+  return s;
+}
+
+enum class Workload { kSleep, kCpu };
+enum class Runner { kCoroutines, kThreads };
+
+const char* name(Workload w) { return w == Workload::kSleep ? "sleep-bound" : "cpu-bound"; }
+const char* name(Runner r) { return r == Runner::kCoroutines ? "coroutines" : "threads"; }
+
+// Sample is one measured run.
+struct Sample {
+  double wall_ms = 0;     // first spawn to last task finished
+  double cpu_ms = 0;      // getrusage, whole process, over the run
+  double startup_ms = 0;  // spawning all the tasks
+  std::int64_t rss_growth_kib = 0;
+  std::uint64_t checksum = 0;
+};
+
+// Row is one line of the table: a workload on a runner at a procs value.
+struct Row {
+  Workload workload = Workload::kSleep;
+  Runner runner = Runner::kCoroutines;
+  int procs = 0;  // 0 for threads: the OS schedules them
+  int tasks = 0;
+  std::vector<Sample> samples;
+  std::string note;  // e.g. thread creation failed
+
+  double wall() const { return median(pick(&Sample::wall_ms)); }
+  double wall_min() const { return std::ranges::min(pick(&Sample::wall_ms)); }
+  double wall_max() const { return std::ranges::max(pick(&Sample::wall_ms)); }
+  double cpu() const { return median(pick(&Sample::cpu_ms)); }
+  double startup() const { return median(pick(&Sample::startup_ms)); }
+  double rss_growth() const {
+    std::vector<double> v;
+    for (const Sample& s : samples) v.push_back(static_cast<double>(s.rss_growth_kib));
+    return median(v);
+  }
+  double rss_per_task() const { return rss_growth() / tasks; }
+
+ private:
+  std::vector<double> pick(double Sample::*field) const {
+    std::vector<double> v;
+    for (const Sample& s : samples) v.push_back(s.*field);
+    return v;
+  }
+};
+
+// Meter watches one run: CPU time, resident memory (sampled at each poll)
+// and when the last task finished.
+class Meter {
+ public:
+  Meter() : rss_before_(rss_kib()), peak_rss_(rss_before_), cpu_before_(process_cpu_time()) {}
+  void start() { clock_ = Stopwatch(); }
+  void spawned() { startup_ns_ = clock_.elapsed_ns(); }
+  void task_finished() { finished_.record(clock_.elapsed_ns()); }
+  void sample_rss() { peak_rss_ = std::max(peak_rss_, rss_kib()); }
+
+  Sample result(std::uint64_t checksum) const {
+    Sample s;
+    s.wall_ms = static_cast<double>(finished_.get()) / 1e6;
+    s.cpu_ms = (process_cpu_time() - cpu_before_).total_ms();
+    s.startup_ms = static_cast<double>(startup_ns_) / 1e6;
+    s.rss_growth_kib = std::max<std::int64_t>(0, peak_rss_ - rss_before_);
+    s.checksum = checksum;
+    return s;
+  }
+
+ private:
+  std::int64_t rss_before_;
+  std::int64_t peak_rss_;
+  CpuTime cpu_before_;
+  Stopwatch clock_;
+  std::int64_t startup_ns_ = 0;
+  LatestTime finished_;
+};
+
+// Traced is a run's trace, kept for --timeline and --trace.
+struct Traced {
+  std::vector<corun::TraceEvent> events;
+  TaskLabels labels;
+};
+
+class Comparison {
+ public:
+  Comparison(const Settings& s, Session& session) : s_(s), session_(session) {}
+
+  // measure() fills rows() until done or interrupted (false).
+  bool measure() {
+    for (Workload w : {Workload::kSleep, Workload::kCpu}) {
+      for (int procs : s_.procs) {
+        if (!measure_row(w, Runner::kCoroutines, procs)) return false;
+      }
+      if (s_.threads && !measure_row(w, Runner::kThreads, 0)) return false;
+    }
+    return true;
+  }
+
+  const std::vector<Row>& rows() const { return rows_; }
+
+ private:
+  int tasks(Workload w, Runner r) const {
+    const int n = w == Workload::kSleep ? s_.sleepers : s_.cpu_tasks;
+    return r == Runner::kThreads ? std::min(n, s_.max_threads) : n;
+  }
+
+  bool measure_row(Workload workload, Runner runner, int procs) {
+    Row row;
+    row.workload = workload;
+    row.runner = runner;
+    row.procs = procs;
+    row.tasks = tasks(workload, runner);
+    bool completed = true;
+    for (int run = 0; run < s_.runs && completed; ++run) {
+      std::optional<Sample> sample;
+      if (row.runner == Runner::kCoroutines) {
+        sample = run_coroutines(row, run == 0 && session_.tracing());
+      } else {
+        sample = run_threads(row);
+      }
+      if (!sample) {
+        completed = false;
+        break;
+      }
+      row.samples.push_back(*sample);
+    }
+    if (!row.samples.empty()) {
+      std::string walls;
+      for (const Sample& s : row.samples) walls += " " + format_ms(s.wall_ms);
+      session_.console().extra(session_.console().style().dim(
+          fmt::format("  {} on {}{}:{} ms\n", name(row.workload), name(row.runner),
+                      row.procs > 0 ? fmt::format(", procs={}", row.procs) : "", walls)));
+      rows_.push_back(std::move(row));
+    }
+    return completed && !interrupted();
+  }
+
+  // run_coroutines() is one run on a corun::Runtime; nullopt if interrupted.
+  std::optional<Sample> run_coroutines(const Row& row, bool trace) {
+    Meter meter;
+    std::atomic<std::uint64_t> checksum{0};
+    std::vector<corun::TraceEvent> events;
+    TaskLabels labels;
+    bool completed = false;
+    {
+      corun::WaitGroup wg;
+      corun::Runtime rt(corun::Config{.procs = row.procs, .trace = trace});
+      wg.add(row.tasks);
+      meter.start();
+      for (int i = 0; i < row.tasks; ++i) {
+        const std::uint64_t id = rt.go([this, &row, &meter, &checksum, &wg, i] {
+          struct Done {
+            corun::WaitGroup& wg;
+            ~Done() { wg.done(); }
+          } done{wg};
+          if (row.workload == Workload::kSleep) {
+            corun::this_coroutine::sleep_for(s_.sleep);
+          } else {
+            checksum.fetch_add(run_cpu_task(static_cast<std::uint64_t>(i), s_.work).sum,
+                               std::memory_order_relaxed);
+          }
+          meter.task_finished();
+        });
+        if (trace) {
+          const auto index = static_cast<std::size_t>(i);
+          labels[id] = {
+              fmt::format("{} {}", row.workload == Workload::kSleep ? "sleeper" : "cpu", i + 1),
+              default_symbol(index), index};
+        }
+      }
+      meter.spawned();
+      completed = wait_unless_interrupted([&wg] { return wg.count() == 0; },
+                                          [&meter] { meter.sample_rss(); });
+      if (completed) rt.wait();
+      events = rt.trace();
+    }
+    if (trace) {
+      session_.add_run(fmt::format("{}, procs={}", name(row.workload), row.procs), row.procs,
+                       events, labels);
+    }
+    if (!completed) return std::nullopt;
+    return meter.result(checksum.load());
+  }
+
+  // run_threads() is one run with one std::thread per task; nullopt if
+  // interrupted. Sleeping threads are not woken on Ctrl-C: --sleep is at
+  // most 10 s.
+  std::optional<Sample> run_threads(Row& row) {
+    Meter meter;
+    std::atomic<std::uint64_t> checksum{0};
+    std::atomic<int> finished{0};
+    std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(row.tasks));
+    meter.start();
+    for (int i = 0; i < row.tasks; ++i) {
+      try {
+        threads.emplace_back([this, &row, &meter, &checksum, &finished, i] {
+          if (row.workload == Workload::kSleep) {
+            std::this_thread::sleep_for(s_.sleep);
+          } else {
+            checksum.fetch_add(run_cpu_task(static_cast<std::uint64_t>(i), s_.work).sum,
+                               std::memory_order_relaxed);
+          }
+          meter.task_finished();
+          finished.fetch_add(1, std::memory_order_release);
+        });
+      } catch (const std::system_error& e) {
+        row.note = fmt::format("thread creation failed after {}: {}", with_commas(threads.size()),
+                               e.what());
+        spdlog::warn("{}: {}", name(row.workload), row.note);
+        break;
+      }
+    }
+    meter.spawned();
+    const int started = static_cast<int>(threads.size());
+    const bool completed =
+        wait_unless_interrupted([&] { return finished.load(std::memory_order_acquire) == started; },
+                                [&meter] { meter.sample_rss(); });
+    for (std::thread& t : threads) t.join();
+    row.tasks = started;
+    if (!completed) return std::nullopt;
+    return meter.result(checksum.load());
+  }
+
+  const Settings& s_;
+  Session& session_;
+  std::vector<Row> rows_;
+};
+
+// speedup() is the row's median wall time against procs=1 of its workload.
+std::optional<double> speedup(const std::vector<Row>& rows, const Row& row) {
+  for (const Row& base : rows) {
+    if (base.workload == row.workload && base.runner == Runner::kCoroutines && base.procs == 1) {
+      return base.wall() / row.wall();
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<double> efficiency(const std::vector<Row>& rows, const Row& row) {
+  const auto s = speedup(rows, row);
+  if (!s || row.runner != Runner::kCoroutines) return std::nullopt;
+  return *s / row.procs;
+}
+
+std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& rows) {
+  std::vector<std::string> out;
+  auto find = [&](Workload w, Runner r, int procs) -> const Row* {
+    for (const Row& row : rows) {
+      if (row.workload == w && row.runner == r && (r == Runner::kThreads || row.procs == procs)) {
+        return &row;
+      }
+    }
+    return nullptr;
+  };
+  auto best = [&](Workload w) {
+    const Row* top = nullptr;
+    for (const Row& row : rows) {
+      if (row.workload == w && row.runner == Runner::kCoroutines && row.procs > 1 &&
+          (top == nullptr || row.wall() < top->wall())) {
+        top = &row;
+      }
+    }
+    return top;
+  };
+
+  if (const Row* one = find(Workload::kSleep, Runner::kCoroutines, 1)) {
+    const Row* top = best(Workload::kSleep);
+    const double gain = top != nullptr ? *speedup(rows, *top) : 1.0;
+    if (gain < 1.25) {
+      out.push_back(fmt::format(
+          "sleep-bound: 1 worker already overlaps all waits ({} x {} in {:.0f} ms): concurrency "
+          "is enough",
+          with_commas(static_cast<std::uint64_t>(one->tasks)), format_duration(s.sleep),
+          one->wall()));
+    } else {
+      out.push_back(fmt::format(
+          "sleep-bound: {} workers finish {:.1f}x faster: with this many tasks, starting them "
+          "and their timers is CPU work too",
+          top->procs, gain));
+    }
+  }
+  if (find(Workload::kCpu, Runner::kCoroutines, 1) != nullptr) {
+    const Row* top = best(Workload::kCpu);
+    if (top == nullptr) {
+      out.emplace_back(
+          "cpu-bound: only procs=1 measured: run with --procs 1,2 on a multi-core machine to see "
+          "parallelism");
+    } else if (const double gain = *speedup(rows, *top); gain >= 1.25) {
+      std::string line = fmt::format(
+          "cpu-bound: {} workers finish {:.1f}x faster: that is parallelism", top->procs, gain);
+      if (s.procs.back() > s.cpus) {
+        line += fmt::format(" (more workers than the {} CPUs add nothing)", s.cpus);
+      }
+      out.push_back(line);
+    } else {
+      out.push_back(fmt::format(
+          "cpu-bound: {} workers are no faster ({:.2f}x) on {}: parallelism needs free CPUs",
+          top->procs, gain, plural(s.cpus, "CPU", "CPUs")));
+    }
+  }
+  const Row* threads = find(Workload::kSleep, Runner::kThreads, 0);
+  const Row* coroutines = find(Workload::kSleep, Runner::kCoroutines, 1);
+  if (threads != nullptr && coroutines != nullptr) {
+    std::string line = fmt::format(
+        "threads: starting {} OS threads took {:.1f} ms ({:.1f} us each) and {:.1f} KiB each; "
+        "{} coroutines took {:.1f} ms ({:.2f} us each) and {:.1f} KiB each",
+        with_commas(static_cast<std::uint64_t>(threads->tasks)), threads->startup(),
+        1e3 * threads->startup() / threads->tasks, threads->rss_per_task(),
+        with_commas(static_cast<std::uint64_t>(coroutines->tasks)), coroutines->startup(),
+        1e3 * coroutines->startup() / coroutines->tasks, coroutines->rss_per_task());
+    if (threads->tasks < s.sleepers) {
+      line += fmt::format(" (threads capped at {}: --max-threads)", with_commas(threads->tasks));
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+std::string bar_chart(const std::vector<Row>& rows, const Style& style) {
+  constexpr int kWidth = 40;
+  double top = 0;
+  for (const Row& row : rows) top = std::max(top, speedup(rows, row).value_or(0));
+  if (top <= 0) return "";
+  const bool unicode = unicode_ok();
+  static constexpr const char* kEighths[] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"};
+  std::string out = style.bold("Speedup vs procs=1") + "\n";
+  const char* last_workload = "";
+  for (const Row& row : rows) {
+    const auto s = speedup(rows, row);
+    if (!s) continue;
+    const double cells = *s / top * kWidth;
+    const int full = static_cast<int>(cells);
+    std::string bar;
+    for (int i = 0; i < full; ++i) bar += unicode ? "█" : "#";
+    if (unicode) bar += kEighths[static_cast<int>((cells - full) * 8)];
+    const char* workload =
+        std::string_view(name(row.workload)) == last_workload ? "" : name(row.workload);
+    last_workload = name(row.workload);
+    const std::string label =
+        row.runner == Runner::kThreads ? "threads" : fmt::format("procs={}", row.procs);
+    const std::string pad(static_cast<std::size_t>(kWidth + 1) - display_width(bar), ' ');
+    out += fmt::format("  {:<12} {:<8} {}{}{:.2f}x\n", workload, label,
+                       style.task(bar, row.workload == Workload::kSleep ? 0 : 3), pad, *s);
+  }
+  return out;
+}
+
+std::string optional_number(std::optional<double> v, std::string_view format) {
+  return v ? fmt::format(fmt::runtime(format), *v) : "-";
+}
+
+std::string table(const Settings& s, const std::vector<Row>& rows, const Style& style) {
+  TextTable t({{"workload"},
+               {"runner"},
+               {"procs", true},
+               {"tasks", true},
+               {"wall ms (median, min-max)", true},
+               {"CPU ms", true},
+               {"speedup", true},
+               {"efficiency", true},
+               {"start-up ms", true},
+               {"KiB/task", true}});
+  for (const Row& row : rows) {
+    const auto eff = efficiency(rows, row);
+    t.add_row({name(row.workload), name(row.runner),
+               row.runner == Runner::kThreads ? "-" : std::to_string(row.procs),
+               with_commas(static_cast<std::uint64_t>(row.tasks)),
+               fmt::format("{} ({}-{})", format_ms(row.wall()), format_ms(row.wall_min()),
+                           format_ms(row.wall_max())),
+               format_ms(row.cpu()), optional_number(speedup(rows, row), "{:.2f}x"),
+               eff ? fmt::format("{:.0f}%", 100 * *eff) : "-", fmt::format("{:.2f}", row.startup()),
+               fmt::format("{:.1f}", row.rss_per_task())});
+  }
+  std::string out = "\n" + t.render("", style);
+  if (s.baseline_added) out += style.dim("(procs=1 added as the baseline of the speedup)\n");
+  for (const Row& row : rows) {
+    if (!row.note.empty())
+      out += fmt::format("note: {} {}: {}\n", name(row.workload), name(row.runner), row.note);
+  }
+  return out;
+}
+
+std::string to_json(const Settings& s, const std::vector<Row>& rows,
+                    const std::vector<std::string>& lines, bool completed) {
+  JsonWriter w;
+  w.begin_object()
+      .field("command", "compare")
+      .field("version", CORUN_VERSION)
+      .field("cpus", s.cpus)
+      .key("procs")
+      .begin_array(/*one_line=*/true);
+  for (int p : s.procs) w.value(p);
+  w.end_array()
+      .field("runs", s.runs)
+      .field("sleepers", s.sleepers)
+      .field("sleep_ms", static_cast<double>(s.sleep.count()) / 1e6)
+      .field("cpu_tasks", s.cpu_tasks)
+      .field("work", s.work)
+      .field("threads", s.threads)
+      .field("max_threads", s.max_threads);
+  w.key("rows").begin_array();
+  for (const Row& row : rows) {
+    w.begin_object().field("workload", name(row.workload)).field("runner", name(row.runner));
+    w.key("procs");
+    if (row.runner == Runner::kThreads) {
+      w.null();
+    } else {
+      w.value(row.procs);
+    }
+    w.field("tasks", row.tasks)
+        .field("runs", row.samples.size())
+        .field("wall_ms_median", row.wall())
+        .field("wall_ms_min", row.wall_min())
+        .field("wall_ms_max", row.wall_max())
+        .field("cpu_ms_median", row.cpu());
+    const auto sp = speedup(rows, row);
+    const auto eff = efficiency(rows, row);
+    w.key("speedup");
+    sp ? w.value(*sp) : w.null();
+    w.key("efficiency");
+    eff ? w.value(*eff) : w.null();
+    w.field("startup_ms_median", row.startup())
+        .field("rss_growth_kib_median", row.rss_growth())
+        .field("rss_kib_per_task", row.rss_per_task());
+    w.key("checksum");
+    row.workload == Workload::kCpu ? w.value(row.samples.front().checksum) : w.null();
+    w.field("note", row.note).key("samples").begin_array();
+    for (const Sample& sample : row.samples) {
+      w.begin_object()
+          .field("wall_ms", sample.wall_ms)
+          .field("cpu_ms", sample.cpu_ms)
+          .field("startup_ms", sample.startup_ms)
+          .field("rss_growth_kib", sample.rss_growth_kib)
+          .end_object();
+    }
+    w.end_array().end_object();
+  }
+  w.end_array().key("conclusions").begin_array();
+  for (const std::string& line : lines) w.value(line);
+  w.end_array().field("peak_rss_kib", peak_rss_kib()).field("interrupted", !completed).end_object();
+  return w.str();
+}
+
+std::string to_csv(const std::vector<Row>& rows) {
+  std::string out =
+      csv_line({"workload", "runner", "procs", "tasks", "runs", "wall_ms_median", "wall_ms_min",
+                "wall_ms_max", "cpu_ms_median", "speedup", "efficiency", "startup_ms_median",
+                "rss_growth_kib_median", "rss_kib_per_task", "checksum"});
+  auto num = [](std::optional<double> v) { return v ? fmt::format("{:.3f}", *v) : ""; };
+  for (const Row& row : rows) {
+    out += csv_line(
+        {name(row.workload), name(row.runner),
+         row.runner == Runner::kThreads ? "" : std::to_string(row.procs), std::to_string(row.tasks),
+         std::to_string(row.samples.size()), num(row.wall()), num(row.wall_min()),
+         num(row.wall_max()), num(row.cpu()), num(speedup(rows, row)), num(efficiency(rows, row)),
+         num(row.startup()), num(row.rss_growth()), num(row.rss_per_task()),
+         row.workload == Workload::kCpu ? std::to_string(row.samples.front().checksum) : ""});
+  }
+  return out;
+}
+
+std::string header(const Settings& s) {
+  std::string procs;
+  for (int p : s.procs) procs += (procs.empty() ? "" : ", ") + std::to_string(p);
+  return fmt::format(
+      "Comparing sleep-bound ({} x sleep {}) and cpu-bound ({} x {} iterations) work at procs {}; "
+      "{} each; {} available{}\n",
+      plural(s.sleepers, "task", "tasks"), format_duration(s.sleep),
+      plural(s.cpu_tasks, "task", "tasks"), with_commas(s.work), procs,
+      plural(s.runs, "run", "runs"), plural(s.cpus, "CPU", "CPUs"),
+      s.threads ? fmt::format("; threads capped at {}", with_commas(s.max_threads)) : "");
+}
+
+int run(const Options& opts, const GlobalOptions& global) {
+  const Settings s = check(opts);
+  spdlog::debug("compare: procs={} runs={} sleepers={} cpu_tasks={} work={} max_threads={}",
+                fmt::join(s.procs, ","), s.runs, s.sleepers, s.cpu_tasks, s.work, s.max_threads);
+  Session session(opts.common, global);
+  const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
+  Console& console = session.console();
+  console.extra(console.style().bold(header(s)));
+
+  Comparison comparison(s, session);
+  const bool completed = comparison.measure();
+  const std::vector<Row>& rows = comparison.rows();
+  const std::vector<std::string> lines = conclusions(s, rows);
+  std::string text = table(s, rows, console.style());
+  for (const std::string& line : lines) text += line + "\n";
+  if (!completed) text += "Interrupted: the table shows the runs that finished.\n";
+  if (!rows.empty()) text += "\n" + bar_chart(rows, console.style());
+  switch (session.format()) {
+    case Format::kTable:
+      console.result(text);
+      break;
+    case Format::kJson:
+      console.result(to_json(s, rows, lines, completed));
+      break;
+    case Format::kCsv:
+      console.result(to_csv(rows));
+      console.extra(text);
+      break;
+  }
+  return session.finish(completed ? kExitOk : kExitInterrupted);
+}
+
+}  // namespace
+
+Command add_compare(CLI::App& parent, const GlobalOptions& global) {
+  auto opts = std::make_shared<Options>();
+  CLI::App* cmd = parent.add_subcommand(
+      "compare", "Sleep-bound and CPU-bound work at several procs values, measured and explained");
+  add_common_options(*cmd, opts->common,
+                     "Comma-separated procs values, e.g. 1,2,4 (default: 1 and GOMAXPROCS, else "
+                     "all CPUs; 1 is always added)");
+  cmd->add_option("-r,--runs", opts->runs, "Runs of each row; the table shows the median, 1..100")
+      ->type_name("N")
+      ->default_str("3");
+  cmd->add_option("--sleepers", opts->sleepers, "Tasks of the sleep-bound workload, 1..1000000")
+      ->type_name("N")
+      ->default_str("10000");
+  cmd->add_option("--sleep", opts->sleep, "How long each sleeper sleeps (at most 10s)")
+      ->type_name("DURATION")
+      ->default_str("100ms");
+  cmd->add_option("--cpu-tasks", opts->cpu_tasks,
+                  "Tasks of the CPU-bound workload, 1..4096 (default: the largest procs)")
+      ->type_name("N");
+  cmd->add_option("-w,--work", opts->work,
+                  "Iterations of the xorshift loop per CPU-bound task (suffixes k, M, G)")
+      ->type_name("N")
+      ->default_str("50M");
+  cmd->add_flag("--threads", opts->threads,
+                "Add rows with one OS thread per task (std::thread): start-up time and memory");
+  cmd->add_option("--max-threads", opts->max_threads,
+                  "Cap on the OS threads of --threads, 1..100000 (also at most half the process's "
+                  "thread limit)")
+      ->type_name("N")
+      ->default_str("10000");
+  cmd->footer(
+      "Examples:\n"
+      "  demo compare                               # procs 1 and all CPUs, 3 runs each\n"
+      "  demo compare --procs 1,2,4 --runs 5\n"
+      "  demo compare --threads                     # + 10,000 OS threads vs 10,000 coroutines\n"
+      "  demo compare --format csv > runs.csv\n"
+      "\n"
+      "KiB/task: growth of resident memory (RSS) from before a run to its peak, per task.\n"
+      "start-up ms: time to spawn all the tasks. CPU ms: getrusage, user + system.\n");
+  return {cmd, [opts, &global] { return run(*opts, global); }};
+}
+
+}  // namespace demo

@@ -1,0 +1,71 @@
+// options.hpp: the options every subcommand shares, and the parsers that turn
+// option text into values or into a one-line UsageError naming the option
+// and what it accepts.
+//
+// Values are taken as text and parsed here rather than by CLI11's converters,
+// so that every bad value gets the same kind of message:
+//   demo: --procs: expected an integer 1..1024, got "abc"
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace demo {
+
+enum class Format { kTable, kJson, kCsv };
+
+// CommonOptions are --procs, --format, --timeline and --trace, as typed.
+struct CommonOptions {
+  std::string procs;
+  CLI::Option* procs_option = nullptr;  // procs_option->count() == 0: not given
+  std::string format = "table";
+  bool timeline = false;
+  std::string trace_path;
+  CLI::Option* trace_option = nullptr;  // trace_option->count() == 0: not given
+};
+
+// add_common_options() registers CommonOptions on `cmd`. `procs_help`
+// describes --procs for this subcommand (a number, or a list for compare).
+void add_common_options(CLI::App& cmd, CommonOptions& opts, const std::string& procs_help);
+
+// parse_format() reads --format: table, json or csv.
+Format parse_format(std::string_view text);
+
+// parse_int() reads a decimal integer in [min, max].
+std::int64_t parse_int(std::string_view option, std::string_view text, std::int64_t min,
+                       std::int64_t max);
+
+// parse_count() reads a positive count with an optional k/M/G suffix
+// (powers of 1000): "5000000", "5M".
+std::uint64_t parse_count(std::string_view option, std::string_view text, std::uint64_t min,
+                          std::uint64_t max);
+
+// parse_duration() reads a duration: a decimal number and a unit, ns, us, ms
+// or s ("50ms", "1.5s"), in [0, max].
+std::chrono::nanoseconds parse_duration(std::string_view option, std::string_view text,
+                                        std::chrono::nanoseconds max);
+
+// parse_procs() reads one procs value, 1..corun::Config::kMaxProcs.
+int parse_procs(std::string_view option, std::string_view text);
+
+// parse_procs_list() reads a comma-separated list of procs values ("1,2,4"),
+// sorted and without duplicates.
+std::vector<int> parse_procs_list(std::string_view option, std::string_view text);
+
+// env_procs() is GOMAXPROCS when set and not empty (0 when unset); a bad
+// value is a UsageError naming GOMAXPROCS.
+int env_procs();
+
+// procs_given() is whether --procs was on the command line.
+bool procs_given(const CommonOptions& opts);
+
+// resolve_procs() is the worker count: --procs when given, else GOMAXPROCS,
+// else all CPUs this process may use. The flag wins over the environment,
+// and GOMAXPROCS is only read (and checked) when the flag is absent.
+int resolve_procs(const CommonOptions& opts);
+
+}  // namespace demo

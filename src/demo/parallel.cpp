@@ -1,0 +1,338 @@
+// parallel.cpp: `demo parallel`, seed 000's parallel example on corun.
+//
+// CPU-bound tasks (WORKLOADS.md's xorshift loop, see cpu_work.hpp) on
+// `procs` workers. A task never blocks, so a worker runs one task from start
+// to finish: on one worker they finish one after another, on N workers (and
+// N CPUs) N of them run at the same time.
+//
+// The speedup over one worker is estimated, not measured with a second run:
+// one worker would take the sum of the tasks' CPU times (each measured with
+// the thread CPU clock around its own iterations), so
+//   speedup = sum of task CPU times / wall time.
+// `demo compare` measures it with real procs=1 runs instead.
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "corun/corun.hpp"
+#include "demo/command.hpp"
+#include "demo/cpu_work.hpp"
+#include "demo/interrupt.hpp"
+#include "demo/measure.hpp"
+#include "demo/options.hpp"
+#include "demo/output.hpp"
+#include "demo/session.hpp"
+#include "demo/text.hpp"
+
+namespace demo {
+
+namespace {
+
+constexpr std::int64_t kMaxTasks = 4096;
+constexpr std::uint64_t kMaxWork = std::uint64_t{1} << 40;  // ~30 min per task
+
+struct Options {
+  CommonOptions common;
+  std::string tasks;  // default: procs
+  std::string work = "200M";
+  // --timeslice (preemption) goes here when the runtime has it: parse it in
+  // check() and pass it to the Config in run(); nothing else changes.
+};
+
+struct Settings {
+  int procs = 1;
+  int tasks = 1;
+  std::uint64_t work = 0;
+};
+
+Settings check(const Options& o) {
+  Settings s;
+  s.procs = resolve_procs(o.common);
+  s.tasks =
+      o.tasks.empty() ? s.procs : static_cast<int>(parse_int("--tasks", o.tasks, 1, kMaxTasks));
+  s.work = parse_count("--work", o.work, 1, kMaxWork);
+  return s;
+}
+
+struct TaskResult {
+  std::size_t index = 0;
+  std::string name;
+  std::uint64_t coroutine = 0;
+  int start_worker = -1;
+  int worker = -1;  // where it finished
+  std::int64_t start_ns = 0;
+  std::int64_t finish_ns = 0;
+  CpuTaskResult cpu;
+};
+
+std::string task_name(std::size_t index) { return fmt::format("Task {}", index + 1); }
+
+// RunState is one run: the results in the order tasks finished.
+class RunState {
+ public:
+  RunState(const Settings& s, Console& console) : s_(s), console_(console) {}
+
+  void start() { clock_ = Stopwatch(); }
+
+  void run_task(std::size_t index) {
+    TaskResult r;
+    r.index = index;
+    r.name = task_name(index);
+    r.coroutine = corun::this_coroutine::id();
+    r.start_worker = corun::this_coroutine::worker();
+    r.start_ns = clock_.elapsed_ns();
+    r.cpu = run_cpu_task(index, s_.work);
+    r.finish_ns = clock_.elapsed_ns();
+    r.worker = corun::this_coroutine::worker();
+    finished_.record(r.finish_ns);
+    std::lock_guard<std::mutex> lk(mu_);
+    console_.extra(line(r));
+    results_.push_back(std::move(r));
+  }
+
+  std::int64_t elapsed_ns() const { return clock_.elapsed_ns(); }
+  std::int64_t finished_ns() const { return finished_.get(); }
+  const std::vector<TaskResult>& results() const { return results_; }
+
+ private:
+  // line() is how a finished task is printed:
+  // "  412.3 ms  P0  G1  Task 1 finished with sum 123 (started at 0.1 ms, CPU 412.1 ms)".
+  std::string line(const TaskResult& r) const {
+    const std::string name = console_.style().task(r.name, r.index);
+    const std::string head =
+        fmt::format("{:>7} ms  P{}  G{}  ", format_ms(static_cast<double>(r.finish_ns) / 1e6),
+                    r.worker, r.coroutine);
+    if (!r.cpu.completed) {
+      return fmt::format("{}{} stopped after {} of {} iterations (interrupted)\n", head, name,
+                         with_commas(r.cpu.iterations), with_commas(s_.work));
+    }
+    const std::string moved =
+        r.start_worker != r.worker ? fmt::format(" on P{}", r.start_worker) : std::string();
+    return fmt::format("{}{} finished with sum {} (started at {} ms{}, CPU {} ms)\n", head, name,
+                       r.cpu.sum, format_ms(static_cast<double>(r.start_ns) / 1e6), moved,
+                       format_ms(static_cast<double>(r.cpu.cpu_ns) / 1e6));
+  }
+
+  const Settings& s_;
+  Console& console_;
+  Stopwatch clock_;
+  LatestTime finished_;
+  std::mutex mu_;
+  std::vector<TaskResult> results_;  // guarded by mu_ during the run
+};
+
+struct Outcome {
+  double wall_ms = 0;
+  CpuTime cpu;             // the process's, over the run (getrusage)
+  double task_cpu_ms = 0;  // the sum of the tasks' own CPU times
+  double speedup = 0;      // task_cpu_ms / wall_ms
+  std::uint64_t checksum = 0;
+  bool completed = true;
+  std::string summary;
+};
+
+Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, CpuTime cpu,
+                  bool completed) {
+  Outcome o;
+  o.completed = completed;
+  o.wall_ms = static_cast<double>(wall_ns) / 1e6;
+  o.cpu = cpu;
+  std::int64_t task_cpu_ns = 0;
+  for (const TaskResult& r : rs.results()) {
+    task_cpu_ns += r.cpu.cpu_ns;
+    o.checksum += r.cpu.sum;
+  }
+  o.task_cpu_ms = static_cast<double>(task_cpu_ns) / 1e6;
+  o.speedup = o.wall_ms > 0 ? o.task_cpu_ms / o.wall_ms : 0;
+  const int cpus = corun::available_cpus();
+  const int could_run = std::min({s.procs, s.tasks, cpus});
+  if (!completed) {
+    std::size_t done = 0;
+    for (const TaskResult& r : rs.results()) done += r.cpu.completed ? 1 : 0;
+    o.summary = fmt::format("Interrupted after {:.0f} ms: {} of {} tasks finished.", o.wall_ms,
+                            done, s.tasks);
+  } else if (s.tasks == 1) {
+    o.summary = "One task runs on one worker at a time: nothing to run in parallel (speedup " +
+                fmt::format("{:.2f}x).", o.speedup);
+  } else if (s.procs == 1) {
+    o.summary = fmt::format(
+        "On 1 worker the {} tasks ran one after another: concurrency without parallelism "
+        "(speedup {:.2f}x).",
+        s.tasks, o.speedup);
+  } else if (o.speedup >= 0.75 * could_run && could_run > 1) {
+    o.summary = fmt::format(
+        "The tasks ran at the same time on {} workers: {:.2f}x faster than 1 worker "
+        "(parallelism).",
+        std::min(s.procs, s.tasks), o.speedup);
+  } else if (s.procs > cpus) {
+    o.summary = fmt::format(
+        "{} workers but {}: the workers took turns on the CPUs, so the speedup is {:.2f}x, "
+        "not {}x.",
+        s.procs, plural(cpus, "CPU", "CPUs"), o.speedup, std::min(s.procs, s.tasks));
+  } else {
+    o.summary = fmt::format(
+        "Speedup {:.2f}x on {} workers: less than expected; is the machine busy with other work?",
+        o.speedup, s.procs);
+  }
+  return o;
+}
+
+std::string report(const Outcome& o) {
+  return fmt::format(
+      "\nWall time {:.0f} ms; CPU time {:.0f} ms (user {:.0f} + system {:.0f}, getrusage).\n"
+      "Speedup over 1 worker: {:.2f}x (estimated: the tasks' CPU time, {:.0f} ms, is what 1 "
+      "worker would take; divided by the wall time).\n"
+      "Checksum (sum of the task sums): {}{}\n{}\n",
+      o.wall_ms, o.cpu.total_ms(), o.cpu.user_ms, o.cpu.sys_ms, o.speedup, o.task_cpu_ms,
+      o.checksum, o.completed ? "" : " (partial: interrupted)", o.summary);
+}
+
+std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
+  JsonWriter w;
+  w.begin_object()
+      .field("command", "parallel")
+      .field("version", CORUN_VERSION)
+      .field("procs", s.procs)
+      .field("cpus", corun::available_cpus())
+      .field("tasks", s.tasks)
+      .field("work", s.work);
+  w.key("results").begin_array();
+  for (const TaskResult& r : rs.results()) {
+    w.begin_object()
+        .field("task", r.name)
+        .field("index", r.index)
+        .field("coroutine", r.coroutine)
+        .field("start_worker", r.start_worker)
+        .field("worker", r.worker)
+        .field("start_ms", static_cast<double>(r.start_ns) / 1e6)
+        .field("finish_ms", static_cast<double>(r.finish_ns) / 1e6)
+        .field("cpu_ms", static_cast<double>(r.cpu.cpu_ns) / 1e6)
+        .field("iterations", r.cpu.iterations)
+        .field("checksum", r.cpu.sum)
+        .field("completed", r.cpu.completed)
+        .end_object();
+  }
+  w.end_array()
+      .field("wall_ms", o.wall_ms)
+      .field("cpu_ms", o.cpu.total_ms())
+      .field("user_ms", o.cpu.user_ms)
+      .field("sys_ms", o.cpu.sys_ms)
+      .field("task_cpu_ms", o.task_cpu_ms)
+      .field("speedup", o.speedup)
+      .field("speedup_method", "estimate: task_cpu_ms / wall_ms")
+      .field("checksum", o.checksum)
+      .field("interrupted", !o.completed)
+      .field("summary", o.summary)
+      .end_object();
+  return w.str();
+}
+
+std::string to_csv(const RunState& rs) {
+  std::string out = csv_line({"task", "index", "coroutine", "start_worker", "worker", "start_ms",
+                              "finish_ms", "cpu_ms", "iterations", "checksum", "completed"});
+  for (const TaskResult& r : rs.results()) {
+    out += csv_line({r.name, std::to_string(r.index), std::to_string(r.coroutine),
+                     std::to_string(r.start_worker), std::to_string(r.worker),
+                     fmt::format("{:.3f}", static_cast<double>(r.start_ns) / 1e6),
+                     fmt::format("{:.3f}", static_cast<double>(r.finish_ns) / 1e6),
+                     fmt::format("{:.3f}", static_cast<double>(r.cpu.cpu_ns) / 1e6),
+                     std::to_string(r.cpu.iterations), std::to_string(r.cpu.sum),
+                     r.cpu.completed ? "true" : "false"});
+  }
+  return out;
+}
+
+int run(const Options& opts, const GlobalOptions& global) {
+  const Settings s = check(opts);
+  spdlog::debug("parallel: procs={} tasks={} work={}", s.procs, s.tasks, s.work);
+  Session session(opts.common, global);
+  const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
+  Console& console = session.console();
+  const Style& style = console.style();
+  console.extra(
+      style.bold(fmt::format("Using {} ({} available)\n", plural(s.procs, "proc", "procs"),
+                             plural(corun::available_cpus(), "CPU", "CPUs"))));
+  console.extra(fmt::format("{} x {} iterations of the xorshift loop\n",
+                            plural(s.tasks, "CPU-bound task", "CPU-bound tasks"),
+                            with_commas(s.work)));
+
+  RunState rs(s, console);
+  std::vector<corun::TraceEvent> trace;
+  bool completed = false;
+  std::int64_t wall_ns = 0;
+  CpuTime cpu;
+  {
+    corun::WaitGroup wg;
+    corun::Runtime rt(corun::Config{.procs = s.procs, .trace = session.tracing()});
+    wg.add(s.tasks);
+    const CpuTime cpu_before = process_cpu_time();
+    rs.start();
+    for (int i = 0; i < s.tasks; ++i) {
+      rt.go([&rs, &wg, i] {
+        struct Done {
+          corun::WaitGroup& wg;
+          ~Done() { wg.done(); }
+        } done{wg};
+        rs.run_task(static_cast<std::size_t>(i));
+      });
+    }
+    completed = wait_unless_interrupted([&wg] { return wg.count() == 0; });
+    rt.wait();  // interrupted tasks stop at their next chunk
+    wall_ns = completed ? rs.finished_ns() : rs.elapsed_ns();
+    cpu = process_cpu_time() - cpu_before;
+    trace = rt.trace();
+  }
+
+  const Outcome outcome = summarize(s, rs, wall_ns, cpu, completed);
+  TaskLabels labels;
+  for (const TaskResult& r : rs.results()) {
+    labels[r.coroutine] = {
+        r.name, r.index < 9 ? static_cast<char>('1' + r.index) : default_symbol(r.index), r.index};
+  }
+  session.add_run("demo parallel", s.procs, trace, labels);
+  switch (session.format()) {
+    case Format::kTable:
+      console.result(report(outcome));
+      break;
+    case Format::kJson:
+      console.result(to_json(s, rs, outcome));
+      break;
+    case Format::kCsv:
+      console.result(to_csv(rs));
+      console.extra(report(outcome));
+      break;
+  }
+  return session.finish(completed ? kExitOk : kExitInterrupted);
+}
+
+}  // namespace
+
+Command add_parallel(CLI::App& parent, const GlobalOptions& global) {
+  auto opts = std::make_shared<Options>();
+  CLI::App* cmd = parent.add_subcommand(
+      "parallel", "CPU-bound tasks: on N workers (and N CPUs) N of them run at the same time");
+  add_common_options(*cmd, opts->common,
+                     "Worker threads, 1..1024 (default: GOMAXPROCS, else all CPUs)");
+  cmd->add_option("-t,--tasks", opts->tasks, "Number of tasks, 1..4096 (default: procs)")
+      ->type_name("N");
+  cmd->add_option("-w,--work", opts->work,
+                  "Iterations of the xorshift loop per task (suffixes k, M, G: 200M = 200000000)")
+      ->type_name("N")
+      ->default_str("200M");
+  cmd->footer(
+      "Examples:\n"
+      "  demo parallel --procs 1 --tasks 2          # one after another\n"
+      "  demo parallel --procs 2 --timeline         # side by side: about half the time\n"
+      "  demo parallel --tasks 8 --work 50M --format csv\n"
+      "\n"
+      "Speedup is estimated as (sum of the tasks' CPU times) / wall time: what one worker\n"
+      "would take, over what the run took. `demo compare` measures it instead.\n");
+  return {cmd, [opts, &global] { return run(*opts, global); }};
+}
+
+}  // namespace demo

@@ -1,0 +1,27 @@
+// timeline.hpp: --timeline, a picture of a run drawn from its trace: one row
+// per worker, time running left to right, the symbol of the task that ran
+// in each column, '.' where the worker was idle.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "demo/output.hpp"
+#include "demo/trace_view.hpp"
+
+namespace demo {
+
+struct TimelineOptions {
+  std::string_view title = "Timeline";
+  int procs = 1;
+  int width = 80;  // of the whole picture, in columns
+};
+
+// render_timeline() draws `slices` on `procs` rows. A column where several
+// tasks ran shows '*' (zoom in with --trace). Each row ends with the share
+// of the run its worker was busy.
+std::string render_timeline(const std::vector<RunSlice>& slices, const TaskLabels& labels,
+                            const TimelineOptions& opts, const Style& style);
+
+}  // namespace demo

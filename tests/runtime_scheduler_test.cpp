@@ -1,0 +1,299 @@
+// runtime_scheduler_test.cpp: the scheduler's promises: parallelism, yield
+// progress, scale (a million coroutines), identity, per-coroutine exception
+// state.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "corun/corun.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using corun::test::ProcsTest;
+using corun::test::scaled;
+using corun::test::Watchdog;
+
+class RuntimeScheduler : public ProcsTest {};
+CORUN_PROCS_TESTS(RuntimeScheduler);
+
+// Go's TestGoroutineParallelism: coroutine i waits (spinning, never yielding
+// to the scheduler) until counter % N == i, then increments it. The relay
+// completes only if all N coroutines run at the same time, each on its own
+// worker. Workers are OS threads, so it completes on fewer cores too (the OS
+// time-slices them); the spin gives the CPU away to make that quick.
+TEST_P(RuntimeScheduler, AllProcsRunInParallel) {
+  Watchdog dog("the relay needs all coroutines running at once");
+  constexpr int kRounds = 20;
+  const int n = procs();
+  corun::Runtime rt({.procs = n});
+  std::atomic<int> counter{0};
+  corun::WaitGroup wg;
+  wg.add(n);
+  for (int i = 0; i < n; ++i) {
+    rt.go([&, i] {
+      for (int round = 0; round < kRounds; ++round) {
+        const int mine = round * n + i;
+        while (counter.load(std::memory_order_acquire) != mine) std::this_thread::yield();
+        counter.store(mine + 1, std::memory_order_release);
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+  EXPECT_EQ(counter.load(), kRounds * n);
+}
+
+// The same relay with the coroutines spawned by a coroutine: they start in
+// its worker's run queue and the other workers must steal them.
+TEST_P(RuntimeScheduler, AllProcsRunInParallelWhenSpawnedInside) {
+  Watchdog dog("idle workers must steal the relay's coroutines");
+  constexpr int kRounds = 20;
+  const int n = procs();
+  corun::Runtime rt({.procs = n});
+  std::atomic<int> counter{0};
+  corun::WaitGroup wg;
+  wg.add(n);
+  rt.go([&] {
+    for (int i = 0; i < n; ++i) {
+      corun::go([&, i] {
+        for (int round = 0; round < kRounds; ++round) {
+          const int mine = round * n + i;
+          while (counter.load(std::memory_order_acquire) != mine) std::this_thread::yield();
+          counter.store(mine + 1, std::memory_order_release);
+        }
+        wg.done();
+      });
+    }
+  });
+  wg.wait();
+  EXPECT_EQ(counter.load(), kRounds * n);
+}
+
+// Go's TestYieldProgress: a coroutine spinning on yield() does not starve
+// the one it waits for, even on one worker.
+TEST_P(RuntimeScheduler, YieldLetsOthersProgress) {
+  Watchdog dog("a yield loop starved the coroutine it waits for");
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<bool> flag{false};
+  corun::WaitGroup wg;
+  wg.add(1);
+  rt.go([&] {
+    corun::go([&] { flag.store(true); });
+    while (!flag.load()) corun::this_coroutine::yield();
+    wg.done();
+  });
+  wg.wait();
+  EXPECT_TRUE(flag.load());
+}
+
+// A yield loop also lets in work that arrives from outside (the global queue).
+TEST_P(RuntimeScheduler, YieldLetsGlobalQueueProgress) {
+  Watchdog dog("a yield loop starved the global run queue");
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<bool> flag{false};
+  std::atomic<int> spinning{0};
+  corun::WaitGroup wg;
+  wg.add(procs());
+  for (int i = 0; i < procs(); ++i) {
+    rt.go([&] {
+      spinning.fetch_add(1);
+      while (!flag.load()) corun::this_coroutine::yield();
+      wg.done();
+    });
+  }
+  while (spinning.load() < procs()) std::this_thread::yield();
+  rt.go([&] { flag.store(true); });
+  wg.wait();
+  EXPECT_TRUE(flag.load());
+}
+
+// One million coroutines, spawned from coroutines (as Go programs do) and
+// joined with a WaitGroup. Most finish before the last is spawned; the point
+// is that the descriptors and stacks are recycled.
+TEST_P(RuntimeScheduler, MillionCoroutines) {
+  Watchdog dog("a million coroutines did not all finish", std::chrono::seconds(120));
+  const long total = scaled(1'000'000, 100'000);
+  const int spawners = procs();
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<long> ran{0};
+  corun::WaitGroup wg;
+  wg.add(total);
+  for (int s = 0; s < spawners; ++s) {
+    const long count = total / spawners + (s < total % spawners ? 1 : 0);
+    rt.go([&, count] {
+      for (long i = 0; i < count; ++i) {
+        corun::go([&] {
+          ran.fetch_add(1, std::memory_order_relaxed);
+          wg.done();
+        });
+      }
+    });
+  }
+  wg.wait();
+  EXPECT_EQ(ran.load(), total);
+  rt.wait();
+  EXPECT_EQ(rt.live(), 0u);
+}
+
+// map_count() is this process's number of memory mappings.
+long map_count() {
+  std::ifstream maps("/proc/self/maps");
+  long lines = 0;
+  for (std::string line; std::getline(maps, line);) ++lines;
+  return lines;
+}
+
+// 100k coroutines parked at the same time, each holding its own stack: with
+// a mapping (or two) per stack this would exceed vm.max_map_count (65530 by
+// default) at about 32k.
+TEST_P(RuntimeScheduler, HundredThousandParkedAtOnce) {
+  Watchdog dog("100k parked coroutines were not all released", std::chrono::seconds(120));
+  constexpr int kParked = 100'000;
+  corun::Runtime rt({.procs = procs()});
+  corun::WaitGroup arrived, gate, finished;
+  arrived.add(kParked);
+  gate.add(1);
+  finished.add(kParked);
+  for (int i = 0; i < kParked; ++i) {
+    rt.go([&] {
+      arrived.done();
+      gate.wait();
+      finished.done();
+    });
+  }
+  arrived.wait();
+  EXPECT_LT(map_count(), 60'000) << "stacks must not cost a memory mapping each";
+  gate.done();
+  finished.wait();
+  rt.wait();
+  EXPECT_EQ(rt.live(), 0u);
+}
+
+TEST_P(RuntimeScheduler, IdsAreUniqueAndWorkersInRange) {
+  constexpr int kCoroutines = 1000;
+  corun::Runtime rt({.procs = procs()});
+  EXPECT_EQ(corun::this_coroutine::id(), 0u);
+  EXPECT_EQ(corun::this_coroutine::worker(), -1);
+  std::mutex mu;
+  std::set<std::uint64_t> ids;
+  std::set<std::uint64_t> returned;
+  std::atomic<int> bad_worker{0};
+  std::atomic<int> id_changed{0};
+  corun::WaitGroup wg;
+  wg.add(kCoroutines);
+  for (int i = 0; i < kCoroutines; ++i) {
+    const std::uint64_t id = rt.go([&] {
+      const std::uint64_t me = corun::this_coroutine::id();
+      for (int k = 0; k < 3; ++k) {
+        const int w = corun::this_coroutine::worker();
+        if (w < 0 || w >= procs()) bad_worker.fetch_add(1);
+        corun::this_coroutine::yield();  // may resume on another worker
+        if (corun::this_coroutine::id() != me) id_changed.fetch_add(1);
+      }
+      {
+        std::lock_guard<std::mutex> lk(mu);
+        ids.insert(me);
+      }
+      wg.done();
+    });
+    std::lock_guard<std::mutex> lk(mu);
+    returned.insert(id);
+  }
+  wg.wait();
+  EXPECT_EQ(bad_worker.load(), 0);
+  EXPECT_EQ(id_changed.load(), 0);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kCoroutines));
+  EXPECT_EQ(ids.count(0), 0u);
+  EXPECT_EQ(ids, returned) << "go() returns the id the coroutine sees";
+  EXPECT_EQ(corun::this_coroutine::id(), 0u);
+}
+
+// what_of() is the message of the exception being handled.
+std::string what_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  }
+}
+
+// A coroutine can block inside a catch block: the exception being handled
+// (std::current_exception, a bare `throw;`) belongs to the coroutine, not to
+// the worker thread, while other coroutines throw and catch in between.
+TEST_P(RuntimeScheduler, ExceptionStateIsPerCoroutine) {
+  constexpr int kPairs = 8;
+  constexpr int kRounds = 50;
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<int> wrong{0};
+  corun::WaitGroup wg;
+  wg.add(2 * kPairs);
+  auto handler = [&](std::string name, bool sleep) {
+    try {
+      throw std::runtime_error(name);
+    } catch (const std::runtime_error&) {
+      for (int r = 0; r < kRounds; ++r) {
+        if (sleep) {
+          corun::this_coroutine::sleep_for(std::chrono::microseconds(50));
+        } else {
+          corun::this_coroutine::yield();
+        }
+        if (what_of(std::current_exception()) != name) wrong.fetch_add(1);
+        // Other coroutines' throws must not disturb ours: throw one of our own.
+        try {
+          throw std::logic_error("inner " + name);
+        } catch (const std::logic_error& e) {
+          if (std::string(e.what()) != "inner " + name) wrong.fetch_add(1);
+          corun::this_coroutine::yield();
+          if (what_of(std::current_exception()) != "inner " + name) wrong.fetch_add(1);
+        }
+        if (what_of(std::current_exception()) != name) wrong.fetch_add(1);
+      }
+      try {
+        throw;  // rethrows the exception this coroutine is handling
+      } catch (const std::runtime_error& e) {
+        if (std::string(e.what()) != name) wrong.fetch_add(1);
+      }
+    }
+    if (std::current_exception() != nullptr) wrong.fetch_add(1);
+    if (std::uncaught_exceptions() != 0) wrong.fetch_add(1);
+    wg.done();
+  };
+  rt.go([&] {  // spawned from one coroutine: they start on one worker
+    for (int i = 0; i < kPairs; ++i) {
+      corun::go([&, i] { handler("yielder " + std::to_string(i), false); });
+      corun::go([&, i] { handler("sleeper " + std::to_string(i), true); });
+    }
+  });
+  wg.wait();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+// go() outside any coroutine has no runtime to start on.
+TEST(RuntimeGo, OutsideACoroutineThrows) {
+  EXPECT_THROW(corun::go([] {}), std::logic_error);
+}
+
+TEST_P(RuntimeScheduler, WaitFromACoroutineThrows) {
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<bool> threw{false};
+  rt.go([&] {
+    try {
+      rt.wait();
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+  });
+  rt.wait();
+  EXPECT_TRUE(threw.load());
+}
+
+}  // namespace

@@ -1,0 +1,208 @@
+// runtime_shutdown_test.cpp: destroying a Runtime cancels what is still
+// alive, promptly, unwinding every coroutine's stack (RAII runs); never
+// started coroutines are dropped unrun.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "corun/corun.hpp"
+#include "corun/scheduler.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using corun::test::ProcsTest;
+using corun::test::Watchdog;
+
+class RuntimeShutdown : public ProcsTest {};
+CORUN_PROCS_TESTS(RuntimeShutdown);
+
+constexpr int kBlocked = 100;
+
+// Counted counts its destructions: proof that a stack was unwound.
+struct Counted {
+  std::atomic<int>& destroyed;
+  ~Counted() { destroyed.fetch_add(1); }
+};
+
+// destroy_timed() destroys the runtime and returns how long that took.
+Clock::duration destroy_timed(std::optional<corun::Runtime>& rt) {
+  const auto start = Clock::now();
+  rt.reset();
+  return Clock::now() - start;
+}
+
+TEST_P(RuntimeShutdown, CancelsSleepers) {
+  Watchdog dog("destroying a runtime with sleepers hung");
+  std::atomic<int> destroyed{0};
+  std::atomic<int> woke{0};
+  std::optional<corun::Runtime> rt(std::in_place, corun::Config{.procs = procs()});
+  corun::WaitGroup started;
+  started.add(kBlocked);
+  for (int i = 0; i < kBlocked; ++i) {
+    rt->go([&] {
+      Counted c{destroyed};
+      started.done();
+      corun::this_coroutine::sleep_for(1h);
+      woke.fetch_add(1);
+    });
+  }
+  started.wait();
+  EXPECT_LT(destroy_timed(rt), 10s);
+  EXPECT_EQ(destroyed.load(), kBlocked);
+  EXPECT_EQ(woke.load(), 0) << "a cancelled sleep throws corun::Cancelled, it does not return";
+}
+
+TEST_P(RuntimeShutdown, CancelsWaitGroupWaiters) {
+  Watchdog dog("destroying a runtime with WaitGroup waiters hung");
+  std::atomic<int> destroyed{0};
+  corun::WaitGroup never;
+  never.add(1);
+  std::optional<corun::Runtime> rt(std::in_place, corun::Config{.procs = procs()});
+  corun::WaitGroup started;
+  started.add(kBlocked);
+  for (int i = 0; i < kBlocked; ++i) {
+    rt->go([&] {
+      Counted c{destroyed};
+      started.done();
+      never.wait();
+    });
+  }
+  started.wait();
+  EXPECT_LT(destroy_timed(rt), 10s);
+  EXPECT_EQ(destroyed.load(), kBlocked);
+  EXPECT_EQ(never.count(), 1);
+}
+
+// One coroutine holds the Mutex and sleeps; the rest queue on the lock.
+// Shutdown cancels both kinds of wait; the holder's lock_guard unlocks as it
+// unwinds, and the Mutex ends up free.
+TEST_P(RuntimeShutdown, CancelsMutexWaiters) {
+  Watchdog dog("destroying a runtime with Mutex waiters hung");
+  std::atomic<int> destroyed{0};
+  corun::Mutex mu;
+  std::optional<corun::Runtime> rt(std::in_place, corun::Config{.procs = procs()});
+  corun::WaitGroup held, started;
+  held.add(1);
+  started.add(kBlocked - 1);
+  rt->go([&] {
+    Counted c{destroyed};
+    std::lock_guard<corun::Mutex> lk(mu);
+    held.done();
+    corun::this_coroutine::sleep_for(1h);
+  });
+  held.wait();
+  for (int i = 1; i < kBlocked; ++i) {
+    rt->go([&] {
+      Counted c{destroyed};
+      started.done();
+      std::lock_guard<corun::Mutex> lk(mu);
+    });
+  }
+  started.wait();
+  EXPECT_LT(destroy_timed(rt), 10s);
+  EXPECT_EQ(destroyed.load(), kBlocked);
+  EXPECT_TRUE(mu.try_lock()) << "the Mutex must be free once every holder unwound";
+  mu.unlock();
+}
+
+TEST_P(RuntimeShutdown, CancelsYieldLoops) {
+  Watchdog dog("destroying a runtime with yield loops hung");
+  std::atomic<int> destroyed{0};
+  std::optional<corun::Runtime> rt(std::in_place, corun::Config{.procs = procs()});
+  corun::WaitGroup started;
+  started.add(10);
+  for (int i = 0; i < 10; ++i) {
+    rt->go([&] {
+      Counted c{destroyed};
+      started.done();
+      for (;;) corun::this_coroutine::yield();
+    });
+  }
+  started.wait();
+  EXPECT_LT(destroy_timed(rt), 10s);
+  EXPECT_EQ(destroyed.load(), 10);
+}
+
+// shutting_down() tells a coroutine that its runtime is being destroyed (a
+// test-only peek into the scheduler).
+bool shutting_down() { return corun::detail::this_worker()->sched.shutting_down(); }
+
+// Every worker is held by a coroutine that spins (never yields) until the
+// runtime is being destroyed, so coroutines spawned meanwhile are still
+// queued, never started, when destruction begins. They are dropped: their
+// bodies never run, and what their closures captured is destroyed.
+TEST_P(RuntimeShutdown, DropsNeverStartedCoroutines) {
+  Watchdog dog("destroying a runtime with queued coroutines hung");
+  constexpr int kQueued = 1000;
+  std::atomic<int> ran{0};
+  std::atomic<int> destroyed{0};
+  std::optional<corun::Runtime> rt(std::in_place, corun::Config{.procs = procs()});
+  corun::WaitGroup holding;
+  holding.add(procs());
+  for (int i = 0; i < procs(); ++i) {
+    rt->go([&] {
+      holding.done();
+      while (!shutting_down()) std::this_thread::yield();
+    });
+  }
+  holding.wait();
+  for (int i = 0; i < kQueued; ++i) {
+    auto token = std::make_shared<Counted>(destroyed);
+    rt->go([&ran, token] { ran.fetch_add(1); });
+  }
+  EXPECT_EQ(destroyed.load(), 0);
+  EXPECT_LT(destroy_timed(rt), 10s);
+  EXPECT_EQ(ran.load(), 0) << "a coroutine not started before shutdown must not start";
+  EXPECT_EQ(destroyed.load(), kQueued);
+}
+
+// corun::run returns when its main coroutine does, cancelling the rest.
+TEST_P(RuntimeShutdown, RunCancelsWhatMainLeftBehind) {
+  Watchdog dog("corun::run did not return");
+  std::atomic<int> destroyed{0};
+  const auto start = Clock::now();
+  corun::run({.procs = procs()}, [&] {
+    corun::WaitGroup started;
+    started.add(10);
+    for (int i = 0; i < 10; ++i) {
+      corun::go([&] {
+        Counted c{destroyed};
+        started.done();
+        corun::this_coroutine::sleep_for(1h);
+      });
+    }
+    started.wait();
+  });
+  EXPECT_LT(Clock::now() - start, 10s);
+  EXPECT_EQ(destroyed.load(), 10);
+}
+
+// Runtimes come and go quickly, with work in flight or none at all.
+TEST_P(RuntimeShutdown, ManyRuntimesInARow) {
+  Watchdog dog("creating and destroying runtimes hung");
+  for (int round = 0; round < 50; ++round) {
+    corun::Runtime rt({.procs = procs()});
+    if (round % 2 == 0) continue;  // never used
+    std::atomic<int> n{0};
+    for (int i = 0; i < 20; ++i) {
+      rt.go([&] {
+        corun::this_coroutine::yield();
+        n.fetch_add(1);
+      });
+    }
+    if (round % 4 == 1) {
+      rt.wait();
+      EXPECT_EQ(n.load(), 20);
+    }
+  }
+}
+
+}  // namespace
