@@ -16,8 +16,8 @@
 
 namespace {
 
-using corun::ChanStatus;
 using corun::Channel;
+using corun::ChanStatus;
 using corun::make_channel;
 using corun::conformance::ConformanceTest;
 
@@ -63,7 +63,7 @@ TEST(ChanApi, NonBlockingStatuses) {
   ch.send(3);
   ch.close();
   EXPECT_EQ(ch.try_send(4), ChanStatus::kClosed);  // no exception: a status
-  r = ch.try_recv();  // the buffer drains first
+  r = ch.try_recv();                               // the buffer drains first
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 3);
   r = ch.try_recv();
@@ -179,8 +179,7 @@ TEST_P(ChanApiTest, CloseWakesBlockedSendersWithAnError) {
         wg.done();
       });
     }
-    // Wait until all three are blocked: the buffer stays full meanwhile.
-    while (ch.len() != 1) corun::this_coroutine::yield();
+    // Most are blocked by now; one that is not yet fails the same way.
     corun::this_coroutine::sleep_for(std::chrono::milliseconds(5));
     ch.close();
     wg.wait();
@@ -269,6 +268,7 @@ struct Unwound {
 
 TEST_P(ChanApiTest, RuntimeDestructionCancelsBlockedOperations) {
   std::atomic<int> unwound{0};
+  std::atomic<int> started{0};
   std::atomic<int> ran_past{0};
   auto silent = make_channel<int>();   // only receivers
   auto unheard = make_channel<int>();  // only senders
@@ -280,6 +280,7 @@ TEST_P(ChanApiTest, RuntimeDestructionCancelsBlockedOperations) {
     auto blocked = [&](auto op) {
       rt.go([&, op]() mutable {
         Unwound u{&unwound};
+        started.fetch_add(1);
         op();
         ran_past.fetch_add(1);
       });
@@ -290,11 +291,14 @@ TEST_P(ChanApiTest, RuntimeDestructionCancelsBlockedOperations) {
     blocked([silent, unheard, full] {
       corun::select(corun::recv(silent), corun::send(full, 3), corun::send(unheard, 4));
     });
-    blocked([silent] { corun::select(corun::recv(silent), corun::timeout(std::chrono::hours(1))); });
+    blocked(
+        [silent] { corun::select(corun::recv(silent), corun::timeout(std::chrono::hours(1))); });
     blocked([] { (void)Channel<int>{}.recv(); });
     blocked([] { corun::select(); });
-    // Give them time to block; destruction cancels them whenever they do.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Let them start (one never started is dropped unrun); destruction
+    // cancels each whenever it blocks.
+    while (started.load() != kBlocked) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_EQ(unwound.load(), kBlocked);
   EXPECT_EQ(ran_past.load(), 0);
@@ -310,24 +314,27 @@ TEST_P(ChanApiTest, RuntimeDestructionCancelsBlockedOperations) {
 // shutdown sweep races with wakers for every parked coroutine. Each
 // coroutine must unwind exactly once, whatever wins.
 TEST_P(ChanApiTest, RuntimeDestructionWhileCoroutinesWakeEachOther) {
-  const int rounds = SCALED(100, 20);
+  const int rounds = SCALED(30, 10);
   for (int round = 0; round < rounds; ++round) {
     std::atomic<int> unwound{0};
+    std::atomic<int> started{0};
     constexpr int kPairs = 4;
     {
       corun::Runtime rt({.procs = procs()});
       for (int k = 0; k < kPairs; ++k) {
         auto a = make_channel<int>();
         auto b = make_channel<int>(static_cast<std::size_t>(k % 2));
-        rt.go([&unwound, a, b]() mutable {
+        rt.go([&unwound, &started, a, b]() mutable {
           Unwound u{&unwound};
+          started.fetch_add(1);
           for (int i = 0;; ++i) {
             a.send(i);
             (void)b.recv();
           }
         });
-        rt.go([&unwound, a, b]() mutable {
+        rt.go([&unwound, &started, a, b]() mutable {
           Unwound u{&unwound};
+          started.fetch_add(1);
           for (;;) {
             if (corun::select(corun::recv(a, [&](std::optional<int> v) { b.send(*v); }),
                               corun::timeout(std::chrono::hours(1))) == 1) {
@@ -336,7 +343,9 @@ TEST_P(ChanApiTest, RuntimeDestructionWhileCoroutinesWakeEachOther) {
           }
         });
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      // Let every coroutine start (one never started is dropped unrun).
+      while (started.load() != 2 * kPairs) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     ASSERT_EQ(unwound.load(), 2 * kPairs);
   }
@@ -360,8 +369,8 @@ TEST_P(ChanDeathTest, DeadlockReportNamesChannelWaits) {
       (void)b.recv();
     });
   };
-  for (const char* reason : {"\\[chan send\\]", "\\[chan receive\\]", "\\[select\\]",
-                             "\\[select \\(no cases\\)\\]"}) {
+  for (const char* reason :
+       {"\\[chan send\\]", "\\[chan receive\\]", "\\[select\\]", "\\[select \\(no cases\\)\\]"}) {
     EXPECT_EXIT(program(), ::testing::ExitedWithCode(2),
                 std::string("all coroutines are asleep - deadlock!.*") + reason);
   }

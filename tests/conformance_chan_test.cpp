@@ -427,9 +427,9 @@ TEST_P(ConformanceChan, TestSelectDuplicateChannel) {
     corun::go([c]() mutable { (void)c.recv(); });
     this_coroutine::sleep_for(1ms);  // make sure B gets queued on c before continuing
 
-    d.send(7);     // wake up A, it dequeues itself from c; this used to corrupt c.recvq
+    d.send(7);       // wake up A, it dequeues itself from c; this used to corrupt c.recvq
     (void)e.recv();  // A tells us it's done
-    c.send(8);     // wake up B; this used to wake an already running coroutine instead
+    c.send(8);       // wake up B; this used to wake an already running coroutine instead
   });
 }
 

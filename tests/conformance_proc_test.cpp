@@ -80,7 +80,8 @@ TEST_P(ConformanceDeathTest, TestSimpleDeadlock) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   const int p = procs();
   EXPECT_EXIT(corun::run({.procs = p}, [] { (void)make_channel<int>().recv(); }),
-              ::testing::ExitedWithCode(2), "^fatal error: all coroutines are asleep - deadlock!\n");
+              ::testing::ExitedWithCode(2),
+              "^fatal error: all coroutines are asleep - deadlock!\n");
 }
 
 // Go's own SimpleDeadlock program is `select {}`.

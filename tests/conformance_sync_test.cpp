@@ -34,7 +34,8 @@ void test_wait_group(corun::WaitGroup& wg1, corun::WaitGroup& wg2) {
     ASSERT_EQ(taken, 1u) << "WaitGroup released group too soon";
     wg2.done();
   }
-  for (int i = 0; i != n; ++i) (void)exited.recv();  // blocks if the barrier fails to unlock someone
+  for (int i = 0; i != n; ++i)
+    (void)exited.recv();  // blocks if the barrier fails to unlock someone
 }
 
 TEST_P(ConformanceSync, TestWaitGroup) {

@@ -128,9 +128,7 @@ class Channel {
 
   // A Channel is true unless nil; equal handles refer to the same channel.
   explicit operator bool() const noexcept { return core_ != nullptr; }
-  friend bool operator==(const Channel& a, const Channel& b) noexcept {
-    return a.core_ == b.core_;
-  }
+  friend bool operator==(const Channel& a, const Channel& b) noexcept { return a.core_ == b.core_; }
 
   // Range iteration receives until the channel is closed and drained (Go's
   // `for v := range ch`): for (auto v : ch) { ... }. *it is the value just

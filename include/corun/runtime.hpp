@@ -2,6 +2,7 @@
 // worker threads, and go(), which starts a coroutine.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -52,6 +53,10 @@ class Runtime {
   // trace() is the execution trace so far, in time order (empty unless
   // Config::trace). Safe to call at any time; complete once wait() returned.
   std::vector<TraceEvent> trace() const;
+
+  // trace_epoch() is the moment TraceEvent::time_ns counts from (the
+  // runtime's start), to line trace times up with the caller's own clock.
+  std::chrono::steady_clock::time_point trace_epoch() const noexcept;
 
  private:
   std::unique_ptr<detail::Scheduler> sched_;

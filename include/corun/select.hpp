@@ -171,9 +171,8 @@ std::size_t run_select(std::index_sequence<I...>, C&... cases) {
         }
       }(),
       ...);
-  const SelectResult r =
-      select_impl(specs, waiters, scratch, kChans,
-                  count_kind<C...>(CaseKind::kDefault) > 0, timeout_ns);
+  const SelectResult r = select_impl(specs, waiters, scratch, kChans,
+                                     count_kind<C...>(CaseKind::kDefault) > 0, timeout_ns);
   std::size_t taken;
   if (r.index == kSelectDefault) {
     taken = arg_of_kind<C...>(CaseKind::kDefault);
@@ -200,8 +199,8 @@ detail::RecvCase<T, std::decay_t<F>> recv(const Channel<T>& ch, F&& fn = {}) {
 // The value is copied or moved into the case when it is made; if another
 // case is taken, it is destroyed with the case.
 template <class T, class U, class F = detail::NoHandler>
-  requires std::is_constructible_v<T, U&&>
-detail::SendCase<T, std::decay_t<F>> send(const Channel<T>& ch, U&& value, F&& fn = {}) {
+requires std::is_constructible_v<T, U&&> detail::SendCase<T, std::decay_t<F>> send(
+    const Channel<T>& ch, U&& value, F&& fn = {}) {
   return {ch.core(), std::forward<U>(value), std::forward<F>(fn)};
 }
 
@@ -228,8 +227,7 @@ detail::DefaultCase<std::decay_t<F>> otherwise(F&& fn = {}) {
 // closed channel throws std::logic_error. Works from coroutines and plain
 // threads; a coroutine blocked in it at shutdown gets corun::Cancelled.
 template <class... Cases>
-  requires(detail::SelectCaseType<Cases> && ...)
-std::size_t select(Cases&&... cases) {
+requires(detail::SelectCaseType<Cases>&&...) std::size_t select(Cases&&... cases) {
   static_assert(detail::count_kind<Cases...>(detail::CaseKind::kDefault) <= 1,
                 "corun::select: at most one otherwise() case");
   static_assert(detail::count_kind<Cases...>(detail::CaseKind::kTimeout) <= 1,

@@ -7,10 +7,10 @@
 // takes the lock and finds the waiter may wake it at once. A waker dequeues
 // the waiter, moves the value, releases the lock and only then unparks (a
 // waiter of a select: after the select's own lock, see SelectWait).
+#include "corun/channel.hpp"
+
 #include <limits>
 #include <stdexcept>
-
-#include "corun/channel.hpp"
 
 namespace corun::detail {
 
@@ -70,7 +70,7 @@ unsigned char* allocate_ring(std::size_t capacity, std::size_t slot_size, std::s
   if (capacity > std::numeric_limits<std::size_t>::max() / 2 / slot_size) {
     throw std::length_error("corun::Channel: capacity out of range");
   }
-  return static_cast<unsigned char*>(::operator new(capacity * slot_size, std::align_val_t{align}));
+  return static_cast<unsigned char*>(::operator new (capacity* slot_size, std::align_val_t{align}));
 }
 
 }  // namespace
@@ -86,7 +86,7 @@ ChanCore::ChanCore(std::size_t capacity, std::size_t slot_size, std::size_t slot
 ChanCore::~ChanCore() {
   std::size_t n = count_.load(std::memory_order_relaxed);
   for (std::size_t i = recvx_; n > 0; --n, i = (i + 1 == cap_ ? 0 : i + 1)) ops_.destroy(slot(i));
-  if (ring_ != nullptr) ::operator delete(ring_, std::align_val_t{slot_align_});
+  if (ring_ != nullptr) ::operator delete (ring_, std::align_val_t{slot_align_});
 }
 
 void ChanCore::throw_send_on_closed() {
@@ -274,7 +274,16 @@ void ChanCore::close() {
 void block_forever(WaitReason reason) {
   SpinLock lock;
   lock.lock();
-  park(lock, reason, [](Coroutine*, void*) noexcept { return true; }, nullptr);
+  // Shutdown's cancel: requeue it only once it is fully parked (park
+  // releases `lock` after the switch), not before its registers are saved.
+  park(
+      lock, reason,
+      [](Coroutine*, void* l) noexcept {
+        static_cast<SpinLock*>(l)->lock();
+        static_cast<SpinLock*>(l)->unlock();
+        return true;
+      },
+      &lock);
   // Only shutdown wakes it, and park() then throws Cancelled.
   throw Cancelled{};
 }

@@ -10,7 +10,8 @@ namespace corun::detail {
 
 namespace {
 // makecontext passes int arguments only: the pointers travel split in halves.
-void ucontext_trampoline(unsigned entry_hi, unsigned entry_lo, unsigned arg_hi, unsigned arg_lo) {
+CORUN_NO_TSAN_FRAME void ucontext_trampoline(unsigned entry_hi, unsigned entry_lo, unsigned arg_hi,
+                                             unsigned arg_lo) {
   auto join = [](unsigned hi, unsigned lo) {
     return (static_cast<std::uintptr_t>(hi) << 32) | static_cast<std::uintptr_t>(lo);
   };
@@ -32,7 +33,9 @@ void context_make(Context& ctx, void* stack_base, std::size_t size, ContextEntry
               static_cast<unsigned>(a >> 32), static_cast<unsigned>(a));
 }
 
-void context_switch(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+CORUN_NO_TSAN_FRAME void context_switch(Context& from, Context& to) {
+  swapcontext(&from.uc, &to.uc);
+}
 
 #else
 

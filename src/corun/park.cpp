@@ -129,6 +129,13 @@ struct SleepWait {
     self->heap->lock().lock();
     bool removed = self->heap->remove_locked(&self->timer);
     self->heap->lock().unlock();
+    if (removed) {
+      // As fire(): the sleeper may be requeued only once it is fully parked
+      // (park releases `lock` after the switch), or another worker could
+      // resume it before its registers are saved.
+      self->lock.lock();
+      self->lock.unlock();
+    }
     return removed;
   }
 };

@@ -18,6 +18,9 @@ int Runtime::procs() const noexcept { return sched_->procs(); }
 const Config& Runtime::config() const noexcept { return sched_->config(); }
 std::size_t Runtime::live() const noexcept { return sched_->live(); }
 std::vector<TraceEvent> Runtime::trace() const { return sched_->trace(); }
+std::chrono::steady_clock::time_point Runtime::trace_epoch() const noexcept {
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(sched_->start_ns()));
+}
 
 namespace detail {
 

@@ -72,6 +72,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <latch>
 #include <stdexcept>
@@ -174,13 +175,18 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
                                 std::to_string(config.stack_size) + " bytes");
   }
   config_.stack_size = stacks_.stack_size();
-  if (config_.trace) trace_ = std::make_unique<TraceRecorder>(config_.procs, now_ns());
+  if (config_.trace) trace_ = std::make_unique<TraceRecorder>(config_.procs, start_ns_);
   if (config_.time_slice < std::chrono::nanoseconds::zero()) {
     throw std::invalid_argument("corun: time_slice must be >= 0 (0 turns preemption off)");
   }
   shards_ = std::make_unique<LiveShard[]>(static_cast<std::size_t>(config_.procs) + 1);
   workers_.reserve(static_cast<std::size_t>(config_.procs));
   for (int i = 0; i < config_.procs; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  if (const char* chaos = std::getenv("CORUN_CHAOS"); chaos != nullptr && *chaos != '\0') {
+    chaos_ = true;
+    const auto seed = std::strtoull(chaos, nullptr, 10);
+    for (auto& w : workers_) w->rng ^= seed * 0x9E3779B97F4A7C15ULL + 1;
+  }
   install_overflow_handler();
   std::latch started(config_.procs);
   for (auto& w : workers_) {
@@ -354,9 +360,19 @@ void Scheduler::cancel_parked() noexcept {
     LiveShard& shard = shards_[s];
     shard.lock.lock();
     for (Coroutine* g = shard.head; g != nullptr; g = g->live_next) {
-      if (g->state.load(std::memory_order_acquire) != CoState::kParked) continue;
-      if (g->cancel_fn == nullptr || g->cancelled) continue;
-      if (g->cancel_fn(g, g->cancel_ctx)) {
+      // Pin g parked while its cancel hook runs: the hook's context lives on
+      // g's stack, so a waker that dequeued g meanwhile must not let it run
+      // on (and return from its wait) before the hook is done: ready() waits
+      // for kCancelling to end.
+      CoState parked = CoState::kParked;
+      if (!g->state.compare_exchange_strong(parked, CoState::kCancelling,
+                                            std::memory_order_acq_rel)) {
+        continue;
+      }
+      const bool removed = g->cancel_fn != nullptr && !g->cancelled &&
+                           g->cancel_fn(g, g->cancel_ctx);
+      g->state.store(CoState::kParked, std::memory_order_release);
+      if (removed) {
         g->cancelled = true;
         ready(g);
       }
@@ -408,6 +424,17 @@ void Scheduler::runq_put_slow(Worker& w, Coroutine* g) noexcept {
 }
 
 void Scheduler::ready(Coroutine* g) noexcept {
+  // g leaves kParked with a CAS, as cancel_parked() does: if shutdown is
+  // running g's cancel hook, whose context lives on g's stack, wait for it.
+  for (CoState s = g->state.load(std::memory_order_relaxed);;) {
+    if (s == CoState::kCancelling) {
+      cpu_relax();
+      s = g->state.load(std::memory_order_relaxed);
+    } else if (g->state.compare_exchange_weak(s, CoState::kRunnable, std::memory_order_acq_rel,
+                                              std::memory_order_relaxed)) {
+      break;
+    }
+  }
   Worker* w = this_worker();
   if (trace_) {
     const bool on_worker = w != nullptr && &w->sched == this;
@@ -415,7 +442,7 @@ void Scheduler::ready(Coroutine* g) noexcept {
     trace_->record(on_worker ? w->index : -1,
                    {.coroutine = g->id, .arg = by, .kind = TraceKind::kUnblock});
   }
-  if (w != nullptr && &w->sched == this) {
+  if (w != nullptr && &w->sched == this && !(chaos_ && chaos_roll(*w, 4))) {
     runq_put(*w, g, /*next=*/true);
     if (config_.procs == 1) return;  // the only worker is this one, and busy
   } else {
@@ -707,7 +734,7 @@ void Scheduler::prepare_first_run(Worker& w, Coroutine* g) {
   sanitizer::fiber_created(g);
 }
 
-void Scheduler::switch_to(Worker& w, Coroutine* from, Coroutine* to) {
+CORUN_NO_TSAN_FRAME void Scheduler::switch_to(Worker& w, Coroutine* from, Coroutine* to) {
   if (!to->started) prepare_first_run(w, to);
   if (from != &w.g0 && from->stack.overflowed()) {
     fatal("stack overflow in coroutine %llu (stack %zu KiB): raise Config::stack_size",
@@ -764,6 +791,7 @@ std::vector<TraceEvent> Scheduler::trace() const {
 void Scheduler::run_post(Worker& w) noexcept {
   PostSwitch p = w.post;
   w.post = PostSwitch{};
+  if (chaos_ && chaos_roll(w, 8)) chaos_delay(w);
   switch (p.kind) {
     case PostSwitch::kNone:
       break;
@@ -786,7 +814,7 @@ void Scheduler::run_post(Worker& w) noexcept {
   if ((w.tick & kTimerCheckMask) == 0 && !w.timers.empty()) run_timers(w, now_ns());
 }
 
-void Scheduler::coroutine_entry(void* arg) {
+CORUN_NO_TSAN_FRAME void Scheduler::coroutine_entry(void* arg) {
   auto* g = static_cast<Coroutine*>(arg);
   sanitizer::finish_switch(nullptr);
   Scheduler& s = *g->sched;
@@ -808,12 +836,22 @@ void Scheduler::coroutine_entry(void* arg) {
   s.exit_current(*this_worker());
 }
 
-void Scheduler::exit_current(Worker& w) {
+CORUN_NO_TSAN_FRAME void Scheduler::exit_current(Worker& w) {
   Coroutine* g = w.current;
   w.post = PostSwitch{PostSwitch::kExit, g, nullptr};
   Coroutine* next = pick_next(w);
   switch_to(w, g, next != nullptr ? next : &w.g0);
   __builtin_unreachable();
+}
+
+bool Scheduler::chaos_roll(Worker& w, std::uint32_t one_in) noexcept {
+  return next_random(w.rng) % one_in == 0;
+}
+
+void Scheduler::chaos_delay(Worker& w) noexcept {
+  const auto spins = static_cast<std::uint32_t>(next_random(w.rng) % 4096);
+  for (std::uint32_t i = 0; i < spins; ++i) cpu_relax();
+  if (spins % 16 == 0) std::this_thread::yield();  // and now and then lose the CPU
 }
 
 void Scheduler::yield(Worker& w) {
@@ -841,18 +879,26 @@ void Scheduler::give_up(Worker& w, PostSwitch::Kind why) {
 
 void Scheduler::park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx) {
   Coroutine* g = w.current;
+  if (chaos_ && chaos_roll(w, 8)) chaos_delay(w);  // widens the window wakers race in
   if (g->preempt_depth > 0) fatal("blocking call inside a corun::PreemptibleRegion");
   if (!g->registered) register_live(g, static_cast<std::uint32_t>(w.index));
   g->wait_reason = reason;
   g->cancel_fn = cancel;
   g->cancel_ctx = ctx;
-  g->state.store(CoState::kParked, std::memory_order_seq_cst);
+  // Release: cancel_parked() reads cancel_fn/ctx after its CAS on state.
+  g->state.store(CoState::kParked, std::memory_order_release);
   w.post = PostSwitch{PostSwitch::kUnlock, nullptr, &lock};
   Coroutine* next = pick_next(w);
   switch_to(w, g, next != nullptr ? next : &w.g0);
   run_post(*this_worker());
   g->wait_reason = WaitReason::kNone;
-  if (g->cancelled) throw Cancelled{};
+  if (g->cancelled) {
+    // Consumed: unwinding code that blocks again (a catch that swallows
+    // Cancelled, a destructor) is cancelled again by the next sweep, and a
+    // later normal wake-up (a Mutex handed over) is not mistaken for one.
+    g->cancelled = false;
+    throw Cancelled{};
+  }
 }
 
 void Scheduler::worker_init(Worker& w) {

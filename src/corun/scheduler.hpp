@@ -125,6 +125,7 @@ class Scheduler {
   }
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
   std::vector<TraceEvent> trace() const;
+  std::int64_t start_ns() const noexcept { return start_ns_; }
 
   // Internal to the scheduler's files.
   void worker_init(Worker& w);
@@ -159,6 +160,8 @@ class Scheduler {
   void register_live(Coroutine* g, std::uint32_t shard) noexcept;
   void unregister_live(Coroutine* g) noexcept;
   void cancel_parked() noexcept;
+  bool chaos_roll(Worker& w, std::uint32_t one_in) noexcept;
+  void chaos_delay(Worker& w) noexcept;
   void trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept;
   void check_deadlock() noexcept;
   [[noreturn]] void report_deadlock() noexcept;
@@ -172,7 +175,11 @@ class Scheduler {
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> stopping_{false};
-  std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
+  const std::int64_t start_ns_ = now_ns();  // the trace's zero
+  // chaos_: CORUN_CHAOS=<seed> in the environment injects random delays and
+  // scheduling decisions at scheduling points, to shake out races.
+  bool chaos_ = false;
+  std::unique_ptr<TraceRecorder> trace_;    // null unless Config::trace
   std::unique_ptr<Monitor> monitor_;      // null when time_slice is zero
 
   // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning).

@@ -18,11 +18,12 @@
 // The timeout is a Timer on the worker's TimerHeap whose firing claims the
 // select like any waker. A plain thread has no worker: it waits on its futex
 // with a deadline instead and claims the select itself when it expires.
+#include "corun/select.hpp"
+
 #include <algorithm>
 #include <cstdint>
 
 #include "coroutine.hpp"
-#include "corun/select.hpp"
 #include "futex.hpp"
 #include "scheduler.hpp"
 #include "timer_heap.hpp"
@@ -163,8 +164,16 @@ void park_thread_until(Coroutine* waiter, SelectWait& sel, std::int64_t deadline
 [[noreturn]] void select_no_cases() {
   SpinLock lock;
   lock.lock();
-  park(lock, WaitReason::kSelectNoCases, [](Coroutine*, void*) noexcept { return true; },
-       nullptr);
+  // Shutdown's cancel: requeue it only once it is fully parked (park
+  // releases `lock` after the switch), not before its registers are saved.
+  park(
+      lock, WaitReason::kSelectNoCases,
+      [](Coroutine*, void* l) noexcept {
+        static_cast<SpinLock*>(l)->lock();
+        static_cast<SpinLock*>(l)->unlock();
+        return true;
+      },
+      &lock);
   throw Cancelled{};  // only shutdown ends it, and park() then throws
 }
 

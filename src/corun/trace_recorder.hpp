@@ -24,6 +24,9 @@ class TraceRecorder {
 
   std::vector<TraceEvent> snapshot() const;
 
+  // epoch_ns() is steady-clock time (ns) of the trace's zero.
+  std::int64_t epoch_ns() const noexcept { return start_ns_; }
+
  private:
   struct alignas(64) Buffer {
     mutable SpinLock lock;

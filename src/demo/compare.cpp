@@ -16,6 +16,12 @@
 // limit): start-up time and memory show what coroutines save. Memory is the
 // growth of resident memory (RSS) from before a run to its peak, sampled
 // while the tasks are alive, per task.
+//
+// --timeslice sets the runtimes' Config::time_slice (10 ms, or off). The
+// CPU-bound runs are always traced, to count their preemptions (runs that
+// stopped with StopReason::kPreempt); the sleep-bound ones only with --trace
+// (their first run), since tracing 10,000 sleepers would cost time that the
+// table measures.
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -40,6 +46,7 @@
 #include "demo/output.hpp"
 #include "demo/session.hpp"
 #include "demo/text.hpp"
+#include "demo/trace_view.hpp"
 
 namespace demo {
 
@@ -56,6 +63,7 @@ struct Options {
   std::string cpu_tasks;  // default: the largest procs
   bool threads = false;
   std::string max_threads = "10000";
+  std::string time_slice = "10ms";
 };
 
 struct Settings {
@@ -69,6 +77,7 @@ struct Settings {
   bool threads = false;
   int max_threads = 10000;  // after the system's limits
   int cpus = 1;
+  std::chrono::nanoseconds time_slice{};  // 0: off
 };
 
 // system_thread_cap() is half of what the process may start (RLIMIT_NPROC,
@@ -110,6 +119,7 @@ Settings check(const Options& o) {
   s.threads = o.threads;
   const std::int64_t asked = parse_int("--max-threads", o.max_threads, 1, 100'000);
   s.max_threads = static_cast<int>(std::min(asked, std::max<std::int64_t>(1, system_thread_cap())));
+  s.time_slice = parse_time_slice("--timeslice", o.time_slice);
   return s;
 }
 
@@ -126,6 +136,7 @@ struct Sample {
   double startup_ms = 0;  // spawning all the tasks
   std::int64_t rss_growth_kib = 0;
   std::uint64_t checksum = 0;
+  std::optional<std::uint64_t> preemptions;  // counted when the run was traced
 };
 
 // Row is one line of the table: a workload on a runner at a procs value.
@@ -148,6 +159,14 @@ struct Row {
     return median(v);
   }
   double rss_per_task() const { return rss_growth() / tasks; }
+  // preemptions() is the median over the runs that counted them.
+  std::optional<double> preemptions() const {
+    std::vector<double> v;
+    for (const Sample& s : samples) {
+      if (s.preemptions) v.push_back(static_cast<double>(*s.preemptions));
+    }
+    return v.empty() ? std::nullopt : std::optional<double>(median(v));
+  }
 
  private:
   std::vector<double> pick(double Sample::*field) const {
@@ -248,6 +267,7 @@ class Comparison {
 
   // run_coroutines() is one run on a corun::Runtime; nullopt if interrupted.
   std::optional<Sample> run_coroutines(const Row& row, bool trace) {
+    const bool record = trace || row.workload == Workload::kCpu;
     Meter meter;
     std::atomic<std::uint64_t> checksum{0};
     std::vector<corun::TraceEvent> events;
@@ -255,7 +275,8 @@ class Comparison {
     bool completed = false;
     {
       corun::WaitGroup wg;
-      corun::Runtime rt(corun::Config{.procs = row.procs, .trace = trace});
+      corun::Runtime rt(
+          corun::Config{.procs = row.procs, .time_slice = s_.time_slice, .trace = record});
       wg.add(row.tasks);
       meter.start();
       for (int i = 0; i < row.tasks; ++i) {
@@ -290,7 +311,9 @@ class Comparison {
                        events, labels);
     }
     if (!completed) return std::nullopt;
-    return meter.result(checksum.load());
+    Sample sample = meter.result(checksum.load());
+    if (record) sample.preemptions = count_preemptions(events).total;
+    return sample;
   }
 
   // run_threads() is one run with one std::thread per task; nullopt if
@@ -471,7 +494,8 @@ std::string table(const Settings& s, const std::vector<Row>& rows, const Style& 
                {"speedup", true},
                {"efficiency", true},
                {"start-up ms", true},
-               {"KiB/task", true}});
+               {"KiB/task", true},
+               {"preemptions", true}});
   for (const Row& row : rows) {
     const auto eff = efficiency(rows, row);
     t.add_row({name(row.workload), name(row.runner),
@@ -481,7 +505,8 @@ std::string table(const Settings& s, const std::vector<Row>& rows, const Style& 
                            format_ms(row.wall_max())),
                format_ms(row.cpu()), optional_number(speedup(rows, row), "{:.2f}x"),
                eff ? fmt::format("{:.0f}%", 100 * *eff) : "-", fmt::format("{:.2f}", row.startup()),
-               fmt::format("{:.1f}", row.rss_per_task())});
+               fmt::format("{:.1f}", row.rss_per_task()),
+               optional_number(row.preemptions(), "{:g}")});
   }
   std::string out = "\n" + t.render("", style);
   if (s.baseline_added) out += style.dim("(procs=1 added as the baseline of the speedup)\n");
@@ -509,7 +534,8 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
       .field("cpu_tasks", s.cpu_tasks)
       .field("work", s.work)
       .field("threads", s.threads)
-      .field("max_threads", s.max_threads);
+      .field("max_threads", s.max_threads)
+      .field("time_slice_ms", static_cast<double>(s.time_slice.count()) / 1e6);
   w.key("rows").begin_array();
   for (const Row& row : rows) {
     w.begin_object().field("workload", name(row.workload)).field("runner", name(row.runner));
@@ -534,6 +560,9 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
     w.field("startup_ms_median", row.startup())
         .field("rss_growth_kib_median", row.rss_growth())
         .field("rss_kib_per_task", row.rss_per_task());
+    const auto preemptions = row.preemptions();
+    w.key("preemptions");
+    preemptions ? w.value(*preemptions) : w.null();
     w.key("checksum");
     row.workload == Workload::kCpu ? w.value(row.samples.front().checksum) : w.null();
     w.field("note", row.note).key("samples").begin_array();
@@ -542,8 +571,10 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
           .field("wall_ms", sample.wall_ms)
           .field("cpu_ms", sample.cpu_ms)
           .field("startup_ms", sample.startup_ms)
-          .field("rss_growth_kib", sample.rss_growth_kib)
-          .end_object();
+          .field("rss_growth_kib", sample.rss_growth_kib);
+      w.key("preemptions");
+      sample.preemptions ? w.value(*sample.preemptions) : w.null();
+      w.end_object();
     }
     w.end_array().end_object();
   }
@@ -557,7 +588,7 @@ std::string to_csv(const std::vector<Row>& rows) {
   std::string out =
       csv_line({"workload", "runner", "procs", "tasks", "runs", "wall_ms_median", "wall_ms_min",
                 "wall_ms_max", "cpu_ms_median", "speedup", "efficiency", "startup_ms_median",
-                "rss_growth_kib_median", "rss_kib_per_task", "checksum"});
+                "rss_growth_kib_median", "rss_kib_per_task", "checksum", "preemptions"});
   auto num = [](std::optional<double> v) { return v ? fmt::format("{:.3f}", *v) : ""; };
   for (const Row& row : rows) {
     out += csv_line(
@@ -566,7 +597,8 @@ std::string to_csv(const std::vector<Row>& rows) {
          std::to_string(row.samples.size()), num(row.wall()), num(row.wall_min()),
          num(row.wall_max()), num(row.cpu()), num(speedup(rows, row)), num(efficiency(rows, row)),
          num(row.startup()), num(row.rss_growth()), num(row.rss_per_task()),
-         row.workload == Workload::kCpu ? std::to_string(row.samples.front().checksum) : ""});
+         row.workload == Workload::kCpu ? std::to_string(row.samples.front().checksum) : "",
+         row.preemptions() ? fmt::format("{:g}", *row.preemptions()) : ""});
   }
   return out;
 }
@@ -576,17 +608,21 @@ std::string header(const Settings& s) {
   for (int p : s.procs) procs += (procs.empty() ? "" : ", ") + std::to_string(p);
   return fmt::format(
       "Comparing sleep-bound ({} x sleep {}) and cpu-bound ({} x {} iterations) work at procs {}; "
-      "{} each; {} available{}\n",
+      "{} each; {} available{}\n"
+      "Time slice: {}\n",
       plural(s.sleepers, "task", "tasks"), format_duration(s.sleep),
       plural(s.cpu_tasks, "task", "tasks"), with_commas(s.work), procs,
       plural(s.runs, "run", "runs"), plural(s.cpus, "CPU", "CPUs"),
-      s.threads ? fmt::format("; threads capped at {}", with_commas(s.max_threads)) : "");
+      s.threads ? fmt::format("; threads capped at {}", with_commas(s.max_threads)) : "",
+      describe_time_slice(s.time_slice));
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
   const Settings s = check(opts);
-  spdlog::debug("compare: procs={} runs={} sleepers={} cpu_tasks={} work={} max_threads={}",
-                fmt::join(s.procs, ","), s.runs, s.sleepers, s.cpu_tasks, s.work, s.max_threads);
+  spdlog::debug(
+      "compare: procs={} runs={} sleepers={} cpu_tasks={} work={} max_threads={} time_slice={}",
+      fmt::join(s.procs, ","), s.runs, s.sleepers, s.cpu_tasks, s.work, s.max_threads,
+      describe_time_slice(s.time_slice));
   Session session(opts.common, global);
   const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
   Console& console = session.console();
@@ -647,15 +683,20 @@ Command add_compare(CLI::App& parent, const GlobalOptions& global) {
                   "thread limit)")
       ->type_name("N")
       ->default_str("10000");
+  add_time_slice_option(*cmd, opts->time_slice);
   cmd->footer(
       "Examples:\n"
       "  demo compare                               # procs 1 and all CPUs, 3 runs each\n"
       "  demo compare --procs 1,2,4 --runs 5\n"
       "  demo compare --threads                     # + 10,000 OS threads vs 10,000 coroutines\n"
       "  demo compare --format csv > runs.csv\n"
+      "  demo compare --timeslice off             # CPU-bound tasks run to completion\n"
       "\n"
       "KiB/task: growth of resident memory (RSS) from before a run to its peak, per task.\n"
-      "start-up ms: time to spawn all the tasks. CPU ms: getrusage, user + system.\n");
+      "start-up ms: time to spawn all the tasks. CPU ms: getrusage, user + system.\n"
+      "preemptions: per run (median), how many times a task's time slice ran out and another\n"
+      "task got its worker; counted from the trace, so for CPU-bound coroutine rows (and,\n"
+      "with --trace, the sleep-bound ones); '-' where not counted.\n");
   return {cmd, [opts, &global] { return run(*opts, global); }};
 }
 

@@ -122,8 +122,9 @@ class RunState {
     }
   }
 
-  // start() begins the run's clock.
-  void start() { clock_ = Stopwatch(); }
+  // start() begins the run's clock at `epoch`, the runtime's trace epoch, so
+  // that the printed times and the trace's count from the same zero.
+  void start(std::chrono::steady_clock::time_point epoch) { clock_ = Stopwatch(epoch); }
 
   // run_task() is task `i`'s body.
   void run_task(std::size_t i) {
@@ -318,7 +319,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     corun::WaitGroup wg;  // outlives the runtime: cancelled tasks still call done()
     corun::Runtime rt(corun::Config{.procs = s.procs, .trace = session.tracing()});
     wg.add(s.tasks);
-    rs.start();
+    rs.start(rt.trace_epoch());
     for (std::size_t i = 0; i < rs.tasks().size(); ++i) {
       rs.tasks()[i].coroutine = rt.go([&rs, &wg, i] {
         struct Done {

@@ -3,18 +3,11 @@
 
 #include <algorithm>
 
+#include "corun/preempt.hpp"
 #include "demo/interrupt.hpp"
 #include "demo/measure.hpp"
 
 namespace demo {
-
-namespace {
-
-// kChunk iterations take about 2 ms (Release, ~2 ns each): short enough for
-// Ctrl-C to feel immediate, long enough that the checks cost nothing.
-constexpr std::uint64_t kChunk = std::uint64_t{1} << 20;
-
-}  // namespace
 
 void XorShiftLoop::run(std::uint64_t iters) noexcept {
   std::uint64_t x = x_;
@@ -34,12 +27,15 @@ CpuTaskResult run_cpu_task(std::uint64_t index, std::uint64_t iters) {
   CpuTaskResult r;
   while (r.iterations < iters) {
     if (interrupted()) return r;
-    const std::uint64_t n = std::min(kChunk, iters - r.iterations);
+    const std::uint64_t n = std::min(kCpuChunk, iters - r.iterations);
     const std::int64_t before = thread_cpu_ns();
     loop.run(n);
     r.cpu_ns += thread_cpu_ns() - before;
     r.iterations += n;
     r.sum = loop.sum();
+    // After the clock read: if the worker is taken away here, the time until
+    // this task runs again is other tasks' (or nobody's), not this one's.
+    corun::preempt_point();
   }
   r.completed = true;
   return r;

@@ -9,10 +9,13 @@
 
 namespace demo {
 
-// Stopwatch measures wall time from its construction.
+// Stopwatch measures wall time from its construction, or from `start`: a
+// Runtime's trace_epoch(), so that the times it gives and the trace's
+// (TraceEvent::time_ns) count from the same zero.
 class Stopwatch {
  public:
   Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  explicit Stopwatch(std::chrono::steady_clock::time_point start) : start_(start) {}
   std::int64_t elapsed_ns() const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                 start_)

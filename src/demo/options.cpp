@@ -8,10 +8,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "corun/config.hpp"
 #include "demo/command.hpp"
+#include "demo/text.hpp"
 
 namespace demo {
 
@@ -94,11 +96,12 @@ std::uint64_t parse_count(std::string_view option, std::string_view text, std::u
   return u * scale;
 }
 
-std::chrono::nanoseconds parse_duration(std::string_view option, std::string_view text,
-                                        std::chrono::nanoseconds max) {
-  const auto expected =
-      fmt::format("a duration like 50ms or 1.5s (units ns, us, ms, s; at most {}s)",
-                  std::chrono::duration_cast<std::chrono::seconds>(max).count());
+namespace {
+
+// read_duration() reads a decimal number and a unit (ns, us, ms, s) in
+// [0, max]; nullopt if `text` is not one.
+std::optional<std::chrono::nanoseconds> read_duration(std::string_view text,
+                                                      std::chrono::nanoseconds max) {
   std::size_t unit_at = 0;
   while (unit_at < text.size() &&
          (std::isdigit(static_cast<unsigned char>(text[unit_at])) != 0 || text[unit_at] == '.')) {
@@ -116,17 +119,59 @@ std::chrono::nanoseconds parse_duration(std::string_view option, std::string_vie
   } else if (unit == "s") {
     scale = 1e9;
   } else {
-    bad_value(option, expected, text);
+    return std::nullopt;
   }
   double value = 0;
   auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value,
                                    std::chars_format::fixed);
   if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size()) {
-    bad_value(option, expected, text);
+    return std::nullopt;
   }
   const double ns = std::round(value * scale);
-  if (!(ns >= 0) || ns > static_cast<double>(max.count())) bad_value(option, expected, text);
+  if (!(ns >= 0) || ns > static_cast<double>(max.count())) return std::nullopt;
   return std::chrono::nanoseconds(static_cast<std::int64_t>(ns));
+}
+
+std::string max_seconds(std::chrono::nanoseconds max) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(max).count());
+}
+
+}  // namespace
+
+std::chrono::nanoseconds parse_duration(std::string_view option, std::string_view text,
+                                        std::chrono::nanoseconds max) {
+  const auto d = read_duration(text, max);
+  if (!d) {
+    bad_value(option,
+              fmt::format("a duration like 50ms or 1.5s (units ns, us, ms, s; at most {}s)",
+                          max_seconds(max)),
+              text);
+  }
+  return *d;
+}
+
+std::chrono::nanoseconds parse_time_slice(std::string_view option, std::string_view text) {
+  if (text == "off") return std::chrono::nanoseconds(0);
+  const auto d = read_duration(text, kMaxTimeSlice);
+  if (!d || (d->count() != 0 && *d < kMinTimeSlice)) {
+    bad_value(option,
+              fmt::format("a duration like 10ms (units ns, us, ms, s; {} to {}s) or off",
+                          format_duration(kMinTimeSlice), max_seconds(kMaxTimeSlice)),
+              text);
+  }
+  return *d;
+}
+
+void add_time_slice_option(CLI::App& cmd, std::string& text) {
+  cmd.add_option("--timeslice", text,
+                 "How long a task may run before the runtime makes it take turns (preemption), "
+                 "or off (or 0): run to completion (default 10ms, as Go)")
+      ->type_name("DURATION|off")
+      ->default_str("10ms");
+}
+
+std::string describe_time_slice(std::chrono::nanoseconds slice) {
+  return slice.count() == 0 ? "off (run to completion)" : format_duration(slice);
 }
 
 int parse_procs(std::string_view option, std::string_view text) {

@@ -49,6 +49,24 @@ std::uint64_t parse_count(std::string_view option, std::string_view text, std::u
 std::chrono::nanoseconds parse_duration(std::string_view option, std::string_view text,
                                         std::chrono::nanoseconds max);
 
+// kMinTimeSlice and kMaxTimeSlice bound --timeslice. The runtime's monitor
+// looks at the workers at most every 100 us: a shorter slice could not be
+// kept.
+inline constexpr std::chrono::nanoseconds kMinTimeSlice = std::chrono::microseconds(100);
+inline constexpr std::chrono::nanoseconds kMaxTimeSlice = std::chrono::seconds(10);
+
+// parse_time_slice() reads --timeslice: a duration as parse_duration(),
+// kMinTimeSlice..kMaxTimeSlice, or "off" (or a zero duration), which is 0:
+// corun::Config::time_slice's "no preemption".
+std::chrono::nanoseconds parse_time_slice(std::string_view option, std::string_view text);
+
+// add_time_slice_option() registers --timeslice DURATION|off on `cmd`
+// (parallel and compare), stored as typed into `text`.
+void add_time_slice_option(CLI::App& cmd, std::string& text);
+
+// describe_time_slice() is "10 ms", or "off (run to completion)" for 0.
+std::string describe_time_slice(std::chrono::nanoseconds slice);
+
 // parse_procs() reads one procs value, 1..corun::Config::kMaxProcs.
 int parse_procs(std::string_view option, std::string_view text);
 

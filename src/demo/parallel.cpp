@@ -1,18 +1,27 @@
 // parallel.cpp: `demo parallel`, seed 000's parallel example on corun.
 //
 // CPU-bound tasks (WORKLOADS.md's xorshift loop, see cpu_work.hpp) on
-// `procs` workers. A task never blocks, so a worker runs one task from start
-// to finish: on one worker they finish one after another, on N workers (and
-// N CPUs) N of them run at the same time.
+// `procs` workers. A task never blocks, but it calls corun::preempt_point()
+// between chunks of its loop: once it has held its worker for a time slice
+// (--timeslice, 10 ms by default as Go), the runtime sends it to the back of
+// the queue. On one worker the tasks therefore take turns (concurrency
+// without parallelism); with --timeslice off each runs to completion before
+// the next starts. On N workers (and N CPUs) N of them run at the same time.
+//
+// The run is always traced: the preemptions are counted from the trace
+// (runs that stopped with StopReason::kPreempt), and the printed times count
+// from the trace's zero (Runtime::trace_epoch()), so that they line up with
+// the timeline and the --trace file.
 //
 // The speedup over one worker is estimated, not measured with a second run:
 // one worker would take the sum of the tasks' CPU times (each measured with
-// the thread CPU clock around its own iterations), so
+// the thread CPU clock around its own chunks, see run_cpu_task()), so
 //   speedup = sum of task CPU times / wall time.
 // `demo compare` measures it with real procs=1 runs instead.
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -28,6 +37,7 @@
 #include "demo/output.hpp"
 #include "demo/session.hpp"
 #include "demo/text.hpp"
+#include "demo/trace_view.hpp"
 
 namespace demo {
 
@@ -38,24 +48,25 @@ constexpr std::uint64_t kMaxWork = std::uint64_t{1} << 40;  // ~30 min per task
 
 struct Options {
   CommonOptions common;
-  std::string tasks;  // default: procs
+  std::string tasks;  // default: procs, at least 2
   std::string work = "200M";
-  // --timeslice (preemption) goes here when the runtime has it: parse it in
-  // check() and pass it to the Config in run(); nothing else changes.
+  std::string time_slice = "10ms";
 };
 
 struct Settings {
   int procs = 1;
   int tasks = 1;
   std::uint64_t work = 0;
+  std::chrono::nanoseconds time_slice{};  // 0: off
 };
 
 Settings check(const Options& o) {
   Settings s;
   s.procs = resolve_procs(o.common);
-  s.tasks =
-      o.tasks.empty() ? s.procs : static_cast<int>(parse_int("--tasks", o.tasks, 1, kMaxTasks));
+  s.tasks = o.tasks.empty() ? std::max(s.procs, 2)
+                            : static_cast<int>(parse_int("--tasks", o.tasks, 1, kMaxTasks));
   s.work = parse_count("--work", o.work, 1, kMaxWork);
+  s.time_slice = parse_time_slice("--timeslice", o.time_slice);
   return s;
 }
 
@@ -68,6 +79,7 @@ struct TaskResult {
   std::int64_t start_ns = 0;
   std::int64_t finish_ns = 0;
   CpuTaskResult cpu;
+  std::uint64_t preemptions = 0;  // from the trace, after the run
 };
 
 std::string task_name(std::size_t index) { return fmt::format("Task {}", index + 1); }
@@ -77,7 +89,8 @@ class RunState {
  public:
   RunState(const Settings& s, Console& console) : s_(s), console_(console) {}
 
-  void start() { clock_ = Stopwatch(); }
+  // start() sets the run's zero: the runtime's trace epoch.
+  void start(std::chrono::steady_clock::time_point epoch) { clock_ = Stopwatch(epoch); }
 
   void run_task(std::size_t index) {
     TaskResult r;
@@ -98,6 +111,11 @@ class RunState {
   std::int64_t elapsed_ns() const { return clock_.elapsed_ns(); }
   std::int64_t finished_ns() const { return finished_.get(); }
   const std::vector<TaskResult>& results() const { return results_; }
+
+  // add_preemptions() fills in each task's count once the run is over.
+  void add_preemptions(const Preemptions& p) {
+    for (TaskResult& r : results_) r.preemptions = p.of(r.coroutine);
+  }
 
  private:
   // line() is how a finished task is printed:
@@ -131,14 +149,16 @@ struct Outcome {
   CpuTime cpu;             // the process's, over the run (getrusage)
   double task_cpu_ms = 0;  // the sum of the tasks' own CPU times
   double speedup = 0;      // task_cpu_ms / wall_ms
+  std::uint64_t preemptions = 0;
   std::uint64_t checksum = 0;
   bool completed = true;
   std::string summary;
 };
 
 Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, CpuTime cpu,
-                  bool completed) {
+                  std::uint64_t preemptions, bool completed) {
   Outcome o;
+  o.preemptions = preemptions;
   o.completed = completed;
   o.wall_ms = static_cast<double>(wall_ns) / 1e6;
   o.cpu = cpu;
@@ -159,11 +179,21 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, C
   } else if (s.tasks == 1) {
     o.summary = "One task runs on one worker at a time: nothing to run in parallel (speedup " +
                 fmt::format("{:.2f}x).", o.speedup);
-  } else if (s.procs == 1) {
+  } else if (s.procs == 1 && preemptions > 0) {
     o.summary = fmt::format(
-        "On 1 worker the {} tasks ran one after another: concurrency without parallelism "
+        "The {} tasks took turns on one worker (time slicing): concurrency without parallelism "
         "(speedup {:.2f}x).",
         s.tasks, o.speedup);
+  } else if (s.procs == 1 && s.time_slice.count() == 0) {
+    o.summary = fmt::format(
+        "The {} tasks ran one after another on one worker: each task ran to completion before "
+        "the next started (speedup {:.2f}x).",
+        s.tasks, o.speedup);
+  } else if (s.procs == 1) {
+    o.summary = fmt::format(
+        "The {} tasks ran one after another on one worker: each finished within its {} time "
+        "slice, so none was preempted (speedup {:.2f}x).",
+        s.tasks, format_duration(s.time_slice), o.speedup);
   } else if (o.speedup >= 0.75 * could_run && could_run > 1) {
     o.summary = fmt::format(
         "The tasks ran at the same time on {} workers: {:.2f}x faster than 1 worker "
@@ -179,17 +209,41 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, C
         "Speedup {:.2f}x on {} workers: less than expected; is the machine busy with other work?",
         o.speedup, s.procs);
   }
+  if (completed && s.procs > 1 && s.tasks > s.procs && preemptions > 0) {
+    o.summary += " With more tasks than workers, they also took turns (time slicing).";
+  }
   return o;
 }
 
-std::string report(const Outcome& o) {
+std::string preemption_line(const Settings& s, const Outcome& o) {
+  if (s.time_slice.count() == 0) {
+    return "Time slice: off: no task was preempted; each ran until it finished.";
+  }
+  if (o.preemptions == 0) {
+    return fmt::format(
+        "Time slice: {}; no task was preempted (none held its worker for a whole time slice "
+        "while another task was waiting for it).",
+        format_duration(s.time_slice));
+  }
+  return fmt::format(
+      "Time slice: {}; tasks were preempted {} (a task that held its worker for a time slice "
+      "went to the back of the queue and the next one ran).",
+      format_duration(s.time_slice),
+      o.preemptions == 1 ? std::string("once")
+                         : plural(static_cast<std::int64_t>(o.preemptions), "time", "times"));
+}
+
+std::string report(const Settings& s, const Outcome& o) {
   return fmt::format(
       "\nWall time {:.0f} ms; CPU time {:.0f} ms (user {:.0f} + system {:.0f}, getrusage).\n"
+      "{}\n"
       "Speedup over 1 worker: {:.2f}x (estimated: the tasks' CPU time, {:.0f} ms, is what 1 "
       "worker would take; divided by the wall time).\n"
+      "Task CPU time: {}.\n"
       "Checksum (sum of the task sums): {}{}\n{}\n",
-      o.wall_ms, o.cpu.total_ms(), o.cpu.user_ms, o.cpu.sys_ms, o.speedup, o.task_cpu_ms,
-      o.checksum, o.completed ? "" : " (partial: interrupted)", o.summary);
+      o.wall_ms, o.cpu.total_ms(), o.cpu.user_ms, o.cpu.sys_ms, preemption_line(s, o), o.speedup,
+      o.task_cpu_ms, kCpuTimeMethod, o.checksum, o.completed ? "" : " (partial: interrupted)",
+      o.summary);
 }
 
 std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
@@ -200,7 +254,8 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
       .field("procs", s.procs)
       .field("cpus", corun::available_cpus())
       .field("tasks", s.tasks)
-      .field("work", s.work);
+      .field("work", s.work)
+      .field("time_slice_ms", static_cast<double>(s.time_slice.count()) / 1e6);
   w.key("results").begin_array();
   for (const TaskResult& r : rs.results()) {
     w.begin_object()
@@ -215,6 +270,7 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
         .field("iterations", r.cpu.iterations)
         .field("checksum", r.cpu.sum)
         .field("completed", r.cpu.completed)
+        .field("preemptions", r.preemptions)
         .end_object();
   }
   w.end_array()
@@ -223,6 +279,8 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
       .field("user_ms", o.cpu.user_ms)
       .field("sys_ms", o.cpu.sys_ms)
       .field("task_cpu_ms", o.task_cpu_ms)
+      .field("cpu_method", kCpuTimeMethod)
+      .field("preemptions", o.preemptions)
       .field("speedup", o.speedup)
       .field("speedup_method", "estimate: task_cpu_ms / wall_ms")
       .field("checksum", o.checksum)
@@ -233,8 +291,9 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
 }
 
 std::string to_csv(const RunState& rs) {
-  std::string out = csv_line({"task", "index", "coroutine", "start_worker", "worker", "start_ms",
-                              "finish_ms", "cpu_ms", "iterations", "checksum", "completed"});
+  std::string out =
+      csv_line({"task", "index", "coroutine", "start_worker", "worker", "start_ms", "finish_ms",
+                "cpu_ms", "iterations", "checksum", "completed", "preemptions"});
   for (const TaskResult& r : rs.results()) {
     out += csv_line({r.name, std::to_string(r.index), std::to_string(r.coroutine),
                      std::to_string(r.start_worker), std::to_string(r.worker),
@@ -242,14 +301,15 @@ std::string to_csv(const RunState& rs) {
                      fmt::format("{:.3f}", static_cast<double>(r.finish_ns) / 1e6),
                      fmt::format("{:.3f}", static_cast<double>(r.cpu.cpu_ns) / 1e6),
                      std::to_string(r.cpu.iterations), std::to_string(r.cpu.sum),
-                     r.cpu.completed ? "true" : "false"});
+                     r.cpu.completed ? "true" : "false", std::to_string(r.preemptions)});
   }
   return out;
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
   const Settings s = check(opts);
-  spdlog::debug("parallel: procs={} tasks={} work={}", s.procs, s.tasks, s.work);
+  spdlog::debug("parallel: procs={} tasks={} work={} time_slice={}", s.procs, s.tasks, s.work,
+                describe_time_slice(s.time_slice));
   Session session(opts.common, global);
   const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
   Console& console = session.console();
@@ -257,9 +317,9 @@ int run(const Options& opts, const GlobalOptions& global) {
   console.extra(
       style.bold(fmt::format("Using {} ({} available)\n", plural(s.procs, "proc", "procs"),
                              plural(corun::available_cpus(), "CPU", "CPUs"))));
-  console.extra(fmt::format("{} x {} iterations of the xorshift loop\n",
+  console.extra(fmt::format("{} x {} iterations of the xorshift loop; time slice {}\n",
                             plural(s.tasks, "CPU-bound task", "CPU-bound tasks"),
-                            with_commas(s.work)));
+                            with_commas(s.work), describe_time_slice(s.time_slice)));
 
   RunState rs(s, console);
   std::vector<corun::TraceEvent> trace;
@@ -268,10 +328,11 @@ int run(const Options& opts, const GlobalOptions& global) {
   CpuTime cpu;
   {
     corun::WaitGroup wg;
-    corun::Runtime rt(corun::Config{.procs = s.procs, .trace = session.tracing()});
+    // Always traced: the preemptions are counted from the trace.
+    corun::Runtime rt(corun::Config{.procs = s.procs, .time_slice = s.time_slice, .trace = true});
     wg.add(s.tasks);
     const CpuTime cpu_before = process_cpu_time();
-    rs.start();
+    rs.start(rt.trace_epoch());
     for (int i = 0; i < s.tasks; ++i) {
       rt.go([&rs, &wg, i] {
         struct Done {
@@ -288,7 +349,9 @@ int run(const Options& opts, const GlobalOptions& global) {
     trace = rt.trace();
   }
 
-  const Outcome outcome = summarize(s, rs, wall_ns, cpu, completed);
+  const Preemptions preemptions = count_preemptions(trace);
+  rs.add_preemptions(preemptions);
+  const Outcome outcome = summarize(s, rs, wall_ns, cpu, preemptions.total, completed);
   TaskLabels labels;
   for (const TaskResult& r : rs.results()) {
     labels[r.coroutine] = {
@@ -297,14 +360,14 @@ int run(const Options& opts, const GlobalOptions& global) {
   session.add_run("demo parallel", s.procs, trace, labels);
   switch (session.format()) {
     case Format::kTable:
-      console.result(report(outcome));
+      console.result(report(s, outcome));
       break;
     case Format::kJson:
       console.result(to_json(s, rs, outcome));
       break;
     case Format::kCsv:
       console.result(to_csv(rs));
-      console.extra(report(outcome));
+      console.extra(report(s, outcome));
       break;
   }
   return session.finish(completed ? kExitOk : kExitInterrupted);
@@ -318,20 +381,25 @@ Command add_parallel(CLI::App& parent, const GlobalOptions& global) {
       "parallel", "CPU-bound tasks: on N workers (and N CPUs) N of them run at the same time");
   add_common_options(*cmd, opts->common,
                      "Worker threads, 1..1024 (default: GOMAXPROCS, else all CPUs)");
-  cmd->add_option("-t,--tasks", opts->tasks, "Number of tasks, 1..4096 (default: procs)")
+  cmd->add_option("-t,--tasks", opts->tasks,
+                  "Number of tasks, 1..4096 (default: procs, at least 2)")
       ->type_name("N");
   cmd->add_option("-w,--work", opts->work,
                   "Iterations of the xorshift loop per task (suffixes k, M, G: 200M = 200000000)")
       ->type_name("N")
       ->default_str("200M");
+  add_time_slice_option(*cmd, opts->time_slice);
   cmd->footer(
       "Examples:\n"
-      "  demo parallel --procs 1 --tasks 2          # one after another\n"
+      "  demo parallel --procs 1 --timeline         # two tasks take turns, 10 ms each\n"
+      "  demo parallel --procs 1 --timeline --timeslice off   # one after another\n"
       "  demo parallel --procs 2 --timeline         # side by side: about half the time\n"
       "  demo parallel --tasks 8 --work 50M --format csv\n"
       "\n"
       "Speedup is estimated as (sum of the tasks' CPU times) / wall time: what one worker\n"
-      "would take, over what the run took. `demo compare` measures it instead.\n");
+      "would take, over what the run took. `demo compare` measures it instead.\n"
+      "Preemptions: how many times a task's time slice ran out and another task got its\n"
+      "worker (counted from the runtime's trace).\n");
   return {cmd, [opts, &global] { return run(*opts, global); }};
 }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "demo/text.hpp"
 
@@ -12,10 +14,35 @@ namespace demo {
 
 namespace {
 
-// Cell is one column of one worker's row.
+// Cell is one column of one worker's row: how long each coroutine ran in
+// it (a short list: a column rarely holds more than a few runs).
 struct Cell {
-  std::uint64_t coroutine = 0;  // 0: idle
-  bool several = false;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> ran;  // coroutine, ns
+
+  void add(std::uint64_t coroutine, std::int64_t ns) {
+    for (auto& [id, total] : ran) {
+      if (id == coroutine) {
+        total += ns;
+        return;
+      }
+    }
+    ran.emplace_back(coroutine, ns);
+  }
+
+  // shown() is the coroutine that ran most of the column's busy time (at
+  // least half of it), 0 when idle; `several` when no coroutine did.
+  std::uint64_t shown(bool& several) const {
+    several = false;
+    std::int64_t busy = 0;
+    std::pair<std::uint64_t, std::int64_t> top{0, -1};
+    for (const auto& r : ran) {
+      busy += r.second;
+      if (r.second > top.second) top = r;
+    }
+    if (ran.empty()) return 0;
+    if (2 * top.second < busy) several = true;
+    return top.first;
+  }
 };
 
 // kMaxLegend is how many tasks the legend names; beyond, symbols repeat
@@ -38,7 +65,14 @@ std::string legend(const std::vector<RunSlice>& slices, const TaskLabels& labels
   if (shown.size() > kMaxLegend) {
     items.push_back(fmt::format("... {} more tasks (symbols repeat)", shown.size() - kMaxLegend));
   }
-  if (several) items.emplace_back("* several tasks in one column");
+  std::size_t preempted = 0;
+  for (const RunSlice& s : slices) preempted += s.reason == corun::StopReason::kPreempt ? 1 : 0;
+  if (preempted > 0) {
+    items.push_back(
+        fmt::format("{} (a letter gives way where its time slice ran out)",
+                    plural(static_cast<std::int64_t>(preempted), "preemption", "preemptions")));
+  }
+  if (several) items.emplace_back("* several tasks, none for most of the column");
   if (unknown) items.emplace_back("? other coroutines");
   items.push_back(style.dim(".") + " idle");
 
@@ -84,13 +118,13 @@ std::string render_timeline(const std::vector<RunSlice>& slices, const TaskLabel
     const auto last =
         static_cast<int>(static_cast<double>(std::max(s.end_ns - 1, s.start_ns)) / ns_per_col);
     for (int c = std::clamp(first, 0, cols - 1); c <= std::clamp(last, 0, cols - 1); ++c) {
-      Cell& cell = rows[static_cast<std::size_t>(s.worker)][static_cast<std::size_t>(c)];
-      if (cell.coroutine == 0) {
-        cell.coroutine = s.coroutine;
-      } else if (cell.coroutine != s.coroutine) {
-        cell.several = true;
-        several = true;
-      }
+      // The part of the run inside column c (at least 1 ns: a zero-length
+      // run still shows).
+      const auto col_start = static_cast<std::int64_t>(c * ns_per_col);
+      const auto col_end = static_cast<std::int64_t>((c + 1) * ns_per_col);
+      const std::int64_t ns =
+          std::max<std::int64_t>(1, std::min(s.end_ns, col_end) - std::max(s.start_ns, col_start));
+      rows[static_cast<std::size_t>(s.worker)][static_cast<std::size_t>(c)].add(s.coroutine, ns);
     }
   }
 
@@ -102,11 +136,14 @@ std::string render_timeline(const std::vector<RunSlice>& slices, const TaskLabel
   for (int w = 0; w < opts.procs; ++w) {
     std::string row = fmt::format("{:>{}} |", fmt::format("P{}", w), label_width - 2);
     for (const Cell& cell : rows[static_cast<std::size_t>(w)]) {
-      if (cell.coroutine == 0) {
+      bool mixed = false;
+      const std::uint64_t coroutine = cell.shown(mixed);
+      if (coroutine == 0) {
         row += style.dim(".");
-      } else if (cell.several) {
+      } else if (mixed) {
         row += '*';
-      } else if (auto it = labels.find(cell.coroutine); it != labels.end()) {
+        several = true;
+      } else if (auto it = labels.find(coroutine); it != labels.end()) {
         row += style.task(std::string(1, it->second.symbol), it->second.index);
       } else {
         row += '?';

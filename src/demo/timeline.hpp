@@ -19,8 +19,11 @@ struct TimelineOptions {
 };
 
 // render_timeline() draws `slices` on `procs` rows. A column where several
-// tasks ran shows '*' (zoom in with --trace). Each row ends with the share
-// of the run its worker was busy.
+// tasks ran shows the one that ran for most of its busy time (so tasks
+// taking turns show as alternating symbols), or '*' when none did (zoom in
+// with --trace). Each row ends with the share
+// of the run its worker was busy. The legend counts the runs that ended
+// because their time slice ran out (preemptions).
 std::string render_timeline(const std::vector<RunSlice>& slices, const TaskLabels& labels,
                             const TimelineOptions& opts, const Style& style);
 

@@ -22,6 +22,16 @@ TraceFile::TraceFile(std::string path) : path_(std::move(path)) {
     throw UsageError(
         fmt::format("--trace: expected a writable file path, got \"{}\" (a directory)", path_));
   }
+  if (stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // A device or a pipe (/dev/null, /dev/stdout, a FIFO): written in place.
+    // A temporary file renamed over it would replace the node itself.
+    fd_ = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      throw UsageError(fmt::format("--trace: expected a writable file path, got \"{}\" ({})",
+                                   path_, std::strerror(errno)));
+    }
+    return;
+  }
   std::string templ = path_ + ".tmp.XXXXXX";
   fd_ = mkstemp(templ.data());
   if (fd_ < 0) {
@@ -52,10 +62,12 @@ void TraceFile::commit(std::string_view contents) {
     if (n < 0) fail("cannot write");
     done += static_cast<std::size_t>(n);
   }
-  if (fsync(fd_) != 0) fail("cannot write");
+  const bool in_place = temp_path_.empty();  // a device or a pipe: no fsync, no rename
+  if (!in_place && fsync(fd_) != 0) fail("cannot write");
   const int fd = fd_;
   fd_ = -1;
   if (close(fd) != 0) fail("cannot write");
+  if (in_place) return;
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("cannot rename the trace to");
   temp_path_.clear();
 }

@@ -24,6 +24,8 @@ namespace demo {
 // creates a temporary file next to it (so an unwritable path fails before
 // the run starts), commit() fills it and renames it over the path, and a
 // TraceFile destroyed without commit() removes it: nothing half-written.
+// A path that exists and is not a regular file (/dev/null, /dev/stdout, a
+// FIFO) is opened and written in place instead.
 class TraceFile {
  public:
   // TraceFile() throws UsageError naming --trace when `path` cannot be written.

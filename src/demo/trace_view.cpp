@@ -39,6 +39,17 @@ std::vector<RunSlice> run_slices(const std::vector<corun::TraceEvent>& events) {
   return slices;
 }
 
+Preemptions count_preemptions(const std::vector<corun::TraceEvent>& events) {
+  Preemptions p;
+  for (const corun::TraceEvent& e : events) {
+    if (e.kind == corun::TraceKind::kRunStop && e.reason == corun::StopReason::kPreempt) {
+      ++p.total;
+      ++p.by_coroutine[e.coroutine];
+    }
+  }
+  return p;
+}
+
 char default_symbol(std::size_t index) {
   static constexpr char kSymbols[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -28,6 +28,20 @@ struct RunSlice {
 // end of the trace ends at the trace's last event.
 std::vector<RunSlice> run_slices(const std::vector<corun::TraceEvent>& events);
 
+// Preemptions counts the runs that ended because their time slice ran out
+// (kRunStop with StopReason::kPreempt): in all, and per coroutine.
+struct Preemptions {
+  std::uint64_t total = 0;
+  std::unordered_map<std::uint64_t, std::uint64_t> by_coroutine;
+
+  std::uint64_t of(std::uint64_t coroutine) const {
+    const auto it = by_coroutine.find(coroutine);
+    return it != by_coroutine.end() ? it->second : 0;
+  }
+};
+
+Preemptions count_preemptions(const std::vector<corun::TraceEvent>& events);
+
 // TaskLabel names a coroutine: `symbol` in the timeline, `name` in legends
 // and trace slices; `index` picks its colour.
 struct TaskLabel {

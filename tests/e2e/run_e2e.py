@@ -31,6 +31,9 @@ CASES = {}
 MASK = (1 << 64) - 1
 # WORKLOADS.md: cpu with n = 400,000,000 split over 2 tasks.
 KNOWN_CHECKSUM_2X200M = 5585640942491931907
+# The sums of tasks 0 and 1 after 50,000,000 iterations (too slow for
+# task_sum(); computed once with a C version of the loop).
+KNOWN_SUMS_50M = (15849196909631456416, 2660599927758295463)
 
 
 def case(fn):
@@ -232,19 +235,135 @@ def case_parallel_known_checksum():
 
 @case
 def case_parallel_one_worker_is_sequential():
-    doc, _ = run_json("parallel", "--procs", "1", "--tasks", "3", "--work", "2M")
+    doc, _ = run_json("parallel", "--procs", "1", "--tasks", "3", "--work", "2M",
+                      "--timeslice", "off")
     results = doc["results"]
     check(len(results) == 3 and all(r["worker"] == 0 for r in results), results)
     for a, b in zip(results, results[1:]):
         check(b["start_ms"] >= a["finish_ms"], f"on one worker {b['task']} started before "
               f"{a['task']} finished: {results}")
     check("one after another" in doc["summary"], doc["summary"])
+    check(doc["time_slice_ms"] == 0 and doc["preemptions"] == 0, doc)
+    doc, _ = run_json("parallel", "--procs", "1", "--work", "1k", "--timeslice", "0ms")
+    check(doc["time_slice_ms"] == 0, "--timeslice 0ms is off")
 
 
 @case
 def case_parallel_tasks_default_to_procs():
     doc, _ = run_json("parallel", "--procs", "3", "--work", "10k")
     check(doc["tasks"] == 3 and len(doc["results"]) == 3, doc)
+    doc, _ = run_json("parallel", "--procs", "1", "--work", "10k")
+    check(doc["tasks"] == 2 and len(doc["results"]) == 2, "procs 1: at least 2 tasks")
+
+
+# Time slicing: 2 tasks x 50M iterations on one worker are 100+ ms of CPU
+# each (several 10 ms time slices even on a fast, idle machine).
+SLICED = ("parallel", "--procs", "1", "--tasks", "2", "--work", "50M")
+
+
+def worker_runs(events, tid=0):
+    """The X slices of worker `tid` in time order: (task, start_us, end_us, stop)."""
+    runs = [(e["name"], e["ts"], e["ts"] + e["dur"], e["args"]["stop"]) for e in events
+            if e["ph"] == "X" and e["tid"] == tid]
+    return sorted(runs, key=lambda r: r[1])
+
+
+def turns(runs):
+    """The task names of consecutive runs, repeats merged: [1, 2, 1] is 2 changes."""
+    out = []
+    for name, *_ in runs:
+        if not out or out[-1] != name:
+            out.append(name)
+    return out
+
+
+def sliced_run(*extra):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        doc, err = run_json(*SLICED, "--trace", path, *extra)
+        events = load_trace(path)
+    expected = sum(KNOWN_SUMS_50M) & MASK
+    check(doc["checksum"] == expected, f"checksum {doc['checksum']} != {expected}")
+    for r in doc["results"]:
+        check(r["checksum"] == KNOWN_SUMS_50M[r["index"]] and r["completed"] is True, r)
+        check(r["worker"] == 0 and r["cpu_ms"] > 0, r)
+    check(doc["preemptions"] == sum(r["preemptions"] for r in doc["results"]), doc)
+    check(doc["cpu_method"].startswith("thread CPU clock"), doc["cpu_method"])
+    return doc, err, events
+
+
+@case
+def case_parallel_time_slicing():
+    doc, _, events = sliced_run()
+    check(doc["time_slice_ms"] == 10, doc["time_slice_ms"])
+    check(doc["preemptions"] > 0, f"no preemption on one worker: {doc}")
+    runs = worker_runs(events)
+    check({r[0] for r in runs} == {"Task 1", "Task 2"}, runs)
+    order = turns(runs)
+    check(len(order) >= 3, f"the tasks did not take turns on P0 (need 1,2,1 at least): {order}")
+    preempted = [r for r in runs if r[3] == "preempt"]
+    check(len(preempted) == doc["preemptions"], f"{len(preempted)} preempt slices, "
+          f"{doc['preemptions']} preemptions")
+    check(all(r[3] in ("preempt", "exit") for r in runs), runs)
+    check("took turns on one worker (time slicing): concurrency without parallelism"
+          in doc["summary"], doc["summary"])
+    # Each task's CPU time is its own iterations' (the same work: about the
+    # same time), not the worker's while it waited for its turn.
+    a, b = (r["cpu_ms"] for r in doc["results"])
+    check(0.5 < a / b < 2, f"CPU times of equal tasks: {a} and {b} ms")
+
+
+@case
+def case_parallel_time_slice_off():
+    doc, _, events = sliced_run("--timeslice", "off")
+    check(doc["time_slice_ms"] == 0 and doc["preemptions"] == 0, doc)
+    check(all(r["preemptions"] == 0 for r in doc["results"]), doc["results"])
+    runs = worker_runs(events)
+    order = turns(runs)
+    check(sorted(order) == ["Task 1", "Task 2"], f"a task ran in pieces: {order}")
+    first = [r for r in runs if r[0] == order[0]]
+    second = [r for r in runs if r[0] == order[1]]
+    check(max(r[2] for r in first) <= min(r[1] for r in second), runs)
+    check(all(r[3] == "exit" for r in runs), runs)
+    check("each task ran to completion before the next started" in doc["summary"],
+          doc["summary"])
+
+
+@case
+def case_parallel_trace_shares_the_zero():
+    """Printed times count from the trace's zero (Runtime::trace_epoch()): a
+    task notes its start while running and its finish before it exits."""
+    doc, _, events = sliced_run()
+    runs = worker_runs(events)
+    for r in doc["results"]:
+        mine = [x for x in runs if x[0] == r["task"]]
+        first_start_ms = mine[0][1] / 1e3
+        last_end_ms = max(x[2] for x in mine) / 1e3
+        check(first_start_ms - 0.002 <= r["start_ms"] <= mine[0][2] / 1e3 + 0.002,
+              f"{r['task']} started at {r['start_ms']} ms, its first run is "
+              f"{first_start_ms}..{mine[0][2] / 1e3} ms")
+        check(r["finish_ms"] <= last_end_ms + 0.002,
+              f"{r['task']} finished at {r['finish_ms']} ms, its last run ended {last_end_ms}")
+    check(doc["wall_ms"] <= max(x[2] for x in runs) / 1e3 + 0.002, doc["wall_ms"])
+
+
+@case
+def case_parallel_timeline_turns():
+    out, _ = run_ok(*SLICED, "--timeline")
+    rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
+    check([m.group(1) for m in rows] == ["0"], out)
+    cells = rows[0].group(2).replace(".", "").replace("*", "")
+    check(len(turns([(c,) for c in cells])) >= 3, f"no turns in P0's row:\n{out}")
+    check(re.search(r"\d+ preemptions? \(a letter gives way where its time slice ran out\)",
+                    out), f"the legend does not count the preemptions:\n{out}")
+    check(re.search(r"^Time slice: 10 ms; tasks were preempted (once|\d+ times)", out, re.M),
+          out)
+    check(re.search(r"^Task CPU time: thread CPU clock", out, re.M), out)
+    out, _ = run_ok(*SLICED, "--timeline", "--timeslice", "off")
+    rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
+    cells = rows[0].group(2).replace(".", "").replace("*", "")
+    check(turns([(c,) for c in cells]) == ["1", "2"], f"off: not one after another:\n{out}")
+    check("Time slice: off: no task was preempted" in out, out)
 
 
 @case
@@ -266,7 +385,7 @@ def case_parallel_table():
 def case_parallel_csv():
     rows, out, _ = run_csv("parallel", "--procs", "2", "--tasks", "2", "--work", "100k")
     check(out.splitlines()[0] == "task,index,coroutine,start_worker,worker,start_ms,finish_ms,"
-          "cpu_ms,iterations,checksum,completed", out)
+          "cpu_ms,iterations,checksum,completed,preemptions", out)
     check(len(rows) == 2, out)
     for r in rows:
         check(int(r["checksum"]) == task_sum(int(r["index"]), 100_000), r)
@@ -280,7 +399,8 @@ COMPARE_SMALL = ("compare", "--procs", "1,2", "--runs", "2", "--sleepers", "200"
                  "20ms", "--work", "500k")
 COMPARE_FIELDS = ["workload", "runner", "procs", "tasks", "runs", "wall_ms_median",
                   "wall_ms_min", "wall_ms_max", "cpu_ms_median", "speedup", "efficiency",
-                  "startup_ms_median", "rss_growth_kib_median", "rss_kib_per_task", "checksum"]
+                  "startup_ms_median", "rss_growth_kib_median", "rss_kib_per_task", "checksum",
+                  "preemptions"]
 
 
 @case
@@ -304,10 +424,14 @@ def case_compare_json():
               abs(r["efficiency"] - r["speedup"] / r["procs"]) < 0.002, r)
         if r["workload"] == "sleep-bound":
             check(r["tasks"] == 200 and r["checksum"] is None, r)
+            check(r["preemptions"] is None, r)  # not traced: not counted
             # Every sleeper sleeps 20 ms; all overlap: far less than 200 x 20 ms.
             check(20 <= r["wall_ms_median"] < 1000, r)
         else:
             check(r["tasks"] == 2 and r["checksum"] == expected, r)
+            check(isinstance(r["preemptions"], (int, float)) and r["preemptions"] >= 0, r)
+            check(all(s["preemptions"] >= 0 for s in r["samples"]), r)
+    check(doc["time_slice_ms"] == 10, doc)
     check(len(doc["conclusions"]) == 2, doc["conclusions"])
     check(doc["conclusions"][0].startswith("sleep-bound:"), doc["conclusions"])
     check(doc["conclusions"][1].startswith("cpu-bound:"), doc["conclusions"])
@@ -347,7 +471,27 @@ def case_compare_table():
     check(re.search(r"^sleep-bound: ", out, re.M), out)
     check(re.search(r"^cpu-bound: ", out, re.M), out)
     check("Speedup vs procs=1" in out, out)
+    check(re.search(r"^Time slice: 10 ms$", out, re.M), out)
+    check(re.search(r"KiB/task +preemptions$", out, re.M), out)
     check(len(re.findall(r"procs=[12] +[#█▏▎▍▌▋▊▉]+ +\d+\.\d\dx$", out, re.M)) == 4, out)
+
+
+@case
+def case_compare_time_slice():
+    base = ("compare", "--procs", "1", "--runs", "1", "--sleepers", "10", "--sleep", "1ms",
+            "--cpu-tasks", "2", "--work", "50M")
+    doc, err = run_json(*base)
+    check(re.search(r"^Time slice: 10 ms$", err, re.M), err)
+    cpu = next(r for r in doc["rows"] if r["workload"] == "cpu-bound")
+    check(cpu["preemptions"] > 0, f"2 CPU-bound tasks on one worker: no preemption: {cpu}")
+    doc, err = run_json(*base, "--timeslice", "off")
+    check(re.search(r"^Time slice: off \(run to completion\)$", err, re.M), err)
+    check(doc["time_slice_ms"] == 0, doc)
+    cpu = next(r for r in doc["rows"] if r["workload"] == "cpu-bound")
+    check(cpu["preemptions"] == 0 and cpu["samples"][0]["preemptions"] == 0, cpu)
+    check(cpu["checksum"] == sum(KNOWN_SUMS_50M) & MASK, cpu)
+    rows, out, _ = run_csv(*base, "--timeslice", "1ms")
+    check(rows[0]["preemptions"] == "" and int(rows[1]["preemptions"]) > 0, out)
 
 
 @case
@@ -428,6 +572,23 @@ def case_trace_concurrent():
 
 
 @case
+def case_trace_concurrent_shares_the_zero():
+    """Each printed step time lies in a run of its coroutine on its worker in
+    the trace: the demo's clock starts at Runtime::trace_epoch()."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "run.json")
+        doc, _ = run_json("concurrent", "--procs", "2", "--steps", "4", "--interval", "5ms",
+                          "--trace", path)
+        events = load_trace(path)
+    slices = [e for e in events if e["ph"] == "X"]
+    for step in doc["events"]:
+        check(any(e["args"]["coroutine"] == step["coroutine"] and e["tid"] == step["worker"] and
+                  e["ts"] / 1e3 - 0.002 <= step["t_ms"] <= (e["ts"] + e["dur"]) / 1e3 + 0.002
+                  for e in slices), f"step at {step['t_ms']} ms is in no run of "
+              f"G{step['coroutine']} on P{step['worker']}")
+
+
+@case
 def case_trace_compare_one_process_per_run():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "cmp.json")
@@ -484,6 +645,15 @@ BAD_INPUTS = [
     (["parallel", "--work", "lots"], {}, r'--work: expected an integer'),
     (["compare", "--procs", "1,x"], {}, r'--procs: expected a comma-separated list'),
     (["compare", "--runs", "0"], {}, r'--runs: expected an integer 1\.\.100, got "0"'),
+    (["parallel", "--timeslice", "5parsecs"], {},
+     r'--timeslice: expected a duration like 10ms .* or off, got "5parsecs"'),
+    (["parallel", "--timeslice", "-1ms"], {}, r'--timeslice: expected a duration.*got "-1ms"'),
+    (["parallel", "--timeslice", "abc"], {}, r'--timeslice: expected a duration.*got "abc"'),
+    (["parallel", "--timeslice", "11s"], {}, r'--timeslice: expected .*100 us to 10s'),
+    (["parallel", "--timeslice", "99us"], {}, r'--timeslice: expected .*100 us to 10s'),
+    (["parallel", "--timeslice", "10"], {}, r'--timeslice: expected a duration'),
+    (["compare", "--timeslice", "abc"], {}, r'--timeslice: expected a duration.*got "abc"'),
+    (["compare", "--timeslice", "OFF"], {}, r'--timeslice: expected a duration.*got "OFF"'),
     (["concurrent", "--format", "xml"], {}, r'--format: expected table, json or csv, got "xml"'),
     (["concurrent", "--variant", "words"], {}, r'--variant: expected tasks or letters'),
     (["frobnicate"], {}, r'unknown subcommand "frobnicate": expected one of concurrent, '
@@ -602,6 +772,8 @@ def case_help_and_version():
         check("Examples:" in out and f"demo {sub}" in out, f"{sub} --help:\n{out}")
         for opt in ("--procs", "--format", "--timeline", "--trace"):
             check(opt in out, f"{sub} --help lacks {opt}")
+        if sub != "concurrent":
+            check("--timeslice" in out and "DURATION|off" in out, f"{sub} --help:\n{out}")
     out, _ = run_ok("--version")
     check(re.fullmatch(r"demo \d+\.\d+\.\d+\n", out), out)
 

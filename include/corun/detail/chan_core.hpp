@@ -117,8 +117,7 @@ class ChanCore {
  public:
   // The ring holds `capacity` slots of `slot_size` bytes aligned to
   // `slot_align`. Throws std::length_error when that does not fit in memory.
-  ChanCore(std::size_t capacity, std::size_t slot_size, std::size_t slot_align,
-           const ElemOps& ops);
+  ChanCore(std::size_t capacity, std::size_t slot_size, std::size_t slot_align, const ElemOps& ops);
   ~ChanCore();  // destroys the values still buffered
   ChanCore(const ChanCore&) = delete;
   ChanCore& operator=(const ChanCore&) = delete;
