@@ -2,7 +2,7 @@
 // Benchmark). Each iteration runs a batch of operations inside the runtime
 // and reports the wall time of the batch; the `ns_per_op` counter divides it
 // by the batch size. Build with the `bench` preset:
-//   cmake --workflow --preset bench && build/bench/corun_bench
+//   cmake --preset bench && cmake --build --preset bench && build/bench/corun_bench
 #include <benchmark/benchmark.h>
 
 #include <atomic>

@@ -282,6 +282,24 @@ TEST(RuntimeGo, OutsideACoroutineThrows) {
   EXPECT_THROW(corun::go([] {}), std::logic_error);
 }
 
+// Runtime::wait() returns when no coroutine is left, not when the count of
+// live coroutines merely touched zero before the last spawns: the first
+// coroutine may finish (and wake the waiters) while the rest are spawned.
+TEST_P(RuntimeScheduler, WaitIsNotFooledByAnEarlierZero) {
+  Watchdog dog("Runtime::wait() hung");
+  for (int round = 0; round < 100; ++round) {
+    std::atomic<bool> finished{false};
+    corun::Runtime rt({.procs = procs()});
+    rt.go([] {});  // likely done before the next spawn
+    rt.go([&] {
+      corun::this_coroutine::sleep_for(std::chrono::microseconds(200));
+      finished = true;
+    });
+    rt.wait();
+    ASSERT_TRUE(finished.load()) << "round " << round;
+  }
+}
+
 TEST_P(RuntimeScheduler, WaitFromACoroutineThrows) {
   corun::Runtime rt({.procs = procs()});
   std::atomic<bool> threw{false};

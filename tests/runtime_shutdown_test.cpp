@@ -189,9 +189,9 @@ TEST_P(RuntimeShutdown, RunCancelsWhatMainLeftBehind) {
 TEST_P(RuntimeShutdown, ManyRuntimesInARow) {
   Watchdog dog("creating and destroying runtimes hung");
   for (int round = 0; round < 50; ++round) {
+    std::atomic<int> n{0};  // outlives rt, whose destruction may still run coroutines
     corun::Runtime rt({.procs = procs()});
     if (round % 2 == 0) continue;  // never used
-    std::atomic<int> n{0};
     for (int i = 0; i < 20; ++i) {
       rt.go([&] {
         corun::this_coroutine::yield();

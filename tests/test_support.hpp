@@ -4,12 +4,14 @@
 //                     and 8): instantiate it per suite with CORUN_PROCS_TESTS.
 //   kSanitized        true in ASan/TSan builds, to scale heavy tests down.
 //   Watchdog          ends a hung test with a clear message instead of
-//                     letting it hang until the CI's timeout.
+//                     letting it hang until the CI's timeout (with every
+//                     thread's backtrace when CORUN_WATCHDOG_GDB is set).
 //   cpu_time()        this process's user + system CPU time.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -80,6 +82,11 @@ class Watchdog {
                  info != nullptr ? info->test_suite_name() : "?",
                  info != nullptr ? info->name() : "?", static_cast<long long>(limit.count()),
                  what_.c_str());
+    if (std::getenv("CORUN_WATCHDOG_GDB") != nullptr) {  // debugging a hang: show every stack
+      const std::string gdb =
+          "gdb -p " + std::to_string(getpid()) + " -batch -ex 'thread apply all bt 30' 1>&2";
+      if (std::system(gdb.c_str()) != 0) std::fprintf(stderr, "[watchdog] gdb failed\n");
+    }
     std::fflush(stderr);
     std::_Exit(1);
   }

@@ -333,7 +333,9 @@ void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {
   if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     all_done_lock_.lock();
     std::vector<Coroutine*> waiters;
-    waiters.swap(all_done_waiters_);
+    // Re-checked under the lock: a spawn and a wait_all() may have come in
+    // since the count hit zero; that waiter is for the new coroutines.
+    if (live_.load(std::memory_order_acquire) == 0) waiters.swap(all_done_waiters_);
     all_done_lock_.unlock();
     for (Coroutine* waiter : waiters) unpark(waiter);
     std::lock_guard<std::mutex> lk(all_done_mu_);
@@ -356,6 +358,12 @@ void Scheduler::wait_all() {
 }
 
 void Scheduler::cancel_parked() noexcept {
+  // Pin each parked g under its shard's lock, run the cancel hooks after
+  // releasing it. A hook takes its wait's lock (a channel's, a Mutex's, ...),
+  // and a coroutine parking for the first time holds that lock while it
+  // registers in its shard (park() -> register_live()): hooks run under the
+  // shard's lock would deadlock with it.
+  std::vector<Coroutine*> pinned;
   for (int s = 0; s <= config_.procs; ++s) {
     LiveShard& shard = shards_[s];
     shard.lock.lock();
@@ -363,12 +371,16 @@ void Scheduler::cancel_parked() noexcept {
       // Pin g parked while its cancel hook runs: the hook's context lives on
       // g's stack, so a waker that dequeued g meanwhile must not let it run
       // on (and return from its wait) before the hook is done: ready() waits
-      // for kCancelling to end.
+      // for kCancelling to end. A pinned g cannot run, so it cannot finish
+      // and leave the shard either.
       CoState parked = CoState::kParked;
-      if (!g->state.compare_exchange_strong(parked, CoState::kCancelling,
-                                            std::memory_order_acq_rel)) {
-        continue;
+      if (g->state.compare_exchange_strong(parked, CoState::kCancelling,
+                                           std::memory_order_acq_rel)) {
+        pinned.push_back(g);
       }
+    }
+    shard.lock.unlock();
+    for (Coroutine* g : pinned) {
       const bool removed = g->cancel_fn != nullptr && !g->cancelled &&
                            g->cancel_fn(g, g->cancel_ctx);
       g->state.store(CoState::kParked, std::memory_order_release);
@@ -377,7 +389,7 @@ void Scheduler::cancel_parked() noexcept {
         ready(g);
       }
     }
-    shard.lock.unlock();
+    pinned.clear();
   }
 }
 
