@@ -141,20 +141,18 @@ TEST_P(ConformanceChan, TestChan) {
 TEST_P(ConformanceChan, TestNonblockRecvRace) {
   go_main([] {
     const int n = SCALED(10000, 1000);
+    auto ready = make_channel<bool>(1);
     for (int i = 0; i < n; ++i) {
       auto c = make_channel<int>(1);
       c.send(1);
-      std::atomic<bool> failed{false};
-      corun::WaitGroup wg;
-      wg.add(1);
-      corun::go([c, &failed, &wg] {
-        select(recv(c), otherwise([&] { failed = true; }));
-        wg.done();
+      corun::go([c, ready]() mutable {
+        bool ok = true;
+        select(recv(c), otherwise([&] { ok = false; }));
+        ready.send(ok);
       });
       c.close();
       (void)c.recv();
-      wg.wait();
-      ASSERT_FALSE(failed) << "chan is not ready";
+      ASSERT_EQ(ready.recv(), true) << "chan is not ready";
     }
   });
 }

@@ -29,9 +29,10 @@ using corun::test::Watchdog;
 // A million coroutines parked at once (half in a channel receive, half in a
 // WaitGroup wait, with the default stack size), then all released. Go
 // parks a million goroutines in ~2.7 GB; corun's stacks are reserved, not
-// committed, so this costs about a page each.
+// committed, so this costs about a page each. (Scaled down under the
+// sanitizers; under TSan each live coroutine also needs a TSan fiber.)
 TEST(Limits, MillionParkedCoroutinesAllReleased) {
-  const long n = scaled(1'000'000, 50'000);
+  const long n = corun::test::kThreadSanitizer ? 2'000 : scaled(1'000'000, 50'000);
   Watchdog dog("a million parked coroutines were not all released", std::chrono::seconds(240));
   std::atomic<long> parked{0};
   std::atomic<long> released{0};

@@ -51,6 +51,9 @@ TEST(RuntimeConfig, StackSizeIsRoundedUpToPages) {
 // The most workers allowed: 1024 threads, each running some of 2048
 // coroutines.
 TEST(RuntimeConfig, MaxProcsWorks) {
+  if (corun::test::kThreadSanitizer) {
+    GTEST_SKIP() << "TSan starts a thread in ~35 ms here: 1024 workers take 40 s";
+  }
   corun::test::Watchdog dog("a runtime with 1024 workers hung");
   constexpr int kCoroutines = 2048;
   corun::Runtime rt({.procs = corun::Config::kMaxProcs});

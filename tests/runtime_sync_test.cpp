@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -180,6 +181,58 @@ TEST_P(RuntimeSync, MutexSharedByThreadsAndCoroutines) {
   for (auto& t : threads) t.join();
   rt.wait();
   EXPECT_EQ(counter, (kCoroutines + kThreads) * iterations);
+}
+
+// The coroutine that takes a Mutex after another may destroy it at once,
+// while the other's unlock() may still be running: unlock() must not touch
+// the Mutex once the next owner can have it (ASan/TSan catch a violation).
+TEST_P(RuntimeSync, MutexMayBeDestroyedByItsNextOwner) {
+  Watchdog dog("Mutex hand-over rounds did not finish");
+  const int rounds = static_cast<int>(scaled(5'000, 1'000));
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<int> destroyed{0};
+  for (int r = 0; r < rounds; ++r) {
+    auto* mu = new corun::Mutex;
+    mu->lock();
+    corun::WaitGroup next_done;
+    next_done.add(1);
+    rt.go([mu, &destroyed, &next_done] {
+      mu->lock();  // queues behind the owner, or barges in after its unlock
+      mu->unlock();
+      delete mu;
+      destroyed.fetch_add(1);
+      next_done.done();
+    });
+    if (r % 2 == 0) std::this_thread::yield();  // sometimes the next owner queues first
+    mu->unlock();  // the last access to *mu on this side
+    next_done.wait();
+  }
+  rt.wait();
+  EXPECT_EQ(destroyed.load(), rounds);
+}
+
+// A WaitGroup may be destroyed as soon as wait() returns, while the done()
+// that released it is still running (ASan/TSan catch a violation).
+TEST_P(RuntimeSync, WaitGroupMayBeDestroyedWhenWaitReturns) {
+  Watchdog dog("WaitGroup rounds did not finish");
+  const int rounds = static_cast<int>(scaled(5'000, 1'000));
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<int> finished{0};
+  rt.go([&] {
+    for (int r = 0; r < rounds; ++r) {
+      auto wg = std::make_unique<corun::WaitGroup>();
+      wg->add(2);
+      for (int k = 0; k < 2; ++k) {
+        corun::go([w = wg.get(), &finished] {
+          finished.fetch_add(1);
+          w->done();  // the last access to *w by this coroutine
+        });
+      }
+      wg->wait();
+    }  // destroyed here, every round
+  });
+  rt.wait();
+  EXPECT_EQ(finished.load(), 2 * rounds);
 }
 
 TEST_P(RuntimeSync, MutexTryLock) {

@@ -2,7 +2,8 @@
 //
 //   ProcsTest         a fixture parameterized over the worker count (1, 2, 4
 //                     and 8): instantiate it per suite with CORUN_PROCS_TESTS.
-//   kSanitized        true in ASan/TSan builds, to scale heavy tests down.
+//   kSanitized        true in ASan/TSan builds, to scale heavy tests down
+//                     (kThreadSanitizer: TSan only).
 //   Watchdog          ends a hung test with a clear message instead of
 //                     letting it hang until the CI's timeout (with every
 //                     thread's backtrace when CORUN_WATCHDOG_GDB is set).
@@ -28,6 +29,15 @@ namespace corun::test {
 inline constexpr bool kSanitized = true;
 #else
 inline constexpr bool kSanitized = false;
+#endif
+
+// kThreadSanitizer: TSan creates a thread or a fiber (each coroutine that
+// is alive at once needs one) in ~10-35 ms here, so tests that need
+// thousands alive at once are scaled down further under it.
+#if defined(CORUN_SANITIZE_THREAD)
+inline constexpr bool kThreadSanitizer = true;
+#else
+inline constexpr bool kThreadSanitizer = false;
 #endif
 
 // scaled() is `full` in a plain build, `sanitized` under a sanitizer (which

@@ -77,29 +77,27 @@ void Mutex::unlock() {
   std::uint32_t expected = kLocked;
   if (state_.compare_exchange_strong(expected, 0, std::memory_order_release)) return;
   if ((expected & kLocked) == 0) detail::fatal("unlock of an unlocked corun::Mutex");
+  // The mutex stays locked until wait_lock_ is released: whoever takes it
+  // next may unlock and destroy it at once, so the release of kLocked is the
+  // last access to *this (the waiter woken after it lives on its own stack).
   wait_lock_.lock();
   Waiter* w = head_;
-  if (w == nullptr) {
-    state_.store(0, std::memory_order_release);
-    wait_lock_.unlock();
-    return;
-  }
-  head_ = w->next;
-  if (head_ != nullptr) {
-    head_->prev = nullptr;
-  } else {
-    tail_ = nullptr;
+  if (w != nullptr) {
+    head_ = w->next;
+    if (head_ != nullptr) {
+      head_->prev = nullptr;
+    } else {
+      tail_ = nullptr;
+    }
   }
   const std::uint32_t more = head_ != nullptr ? kHasWaiters : 0;
-  if (detail::now_ns() - w->since > kStarvationNs) {
-    w->handed_off = true;  // starving: ownership passes straight to it
-    state_.store(kLocked | more, std::memory_order_release);
-  } else {
-    state_.store(more, std::memory_order_release);  // unlocked: it competes
-  }
-  detail::Coroutine* who = w->who;
+  const bool hand_off = w != nullptr && detail::now_ns() - w->since > kStarvationNs;
+  if (hand_off) w->handed_off = true;  // starving: ownership passes straight to it
+  state_.store(kLocked | more, std::memory_order_release);
+  detail::Coroutine* who = w != nullptr ? w->who : nullptr;
   wait_lock_.unlock();
-  detail::unpark(who);
+  if (!hand_off) state_.fetch_and(~kLocked, std::memory_order_release);  // it competes
+  if (who != nullptr) detail::unpark(who);
 }
 
 bool Mutex::cancel_wait(detail::Coroutine* who, void* self) noexcept {

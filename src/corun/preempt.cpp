@@ -46,7 +46,8 @@ constexpr std::int64_t kMaxPeriodNs = 10'000'000;
 
 std::atomic<bool> g_async_preemption{false};
 
-void on_preempt_signal(int, siginfo_t*, void* uctx) {
+// Unused under TSan (see install_preempt_signal).
+[[maybe_unused]] void on_preempt_signal(int, siginfo_t*, void* uctx) {
   const int saved_errno = errno;
   Worker* w = this_worker();
   if (w != nullptr && w->current != &w->g0 && w->current->preempt_depth > 0 &&

@@ -102,7 +102,7 @@ STEP_LINE = re.compile(r"^ *\d+\.\d ms  P(\d+)  G(\d+)  (.+): (\S+)$")
 
 @case
 def case_concurrent_table():
-    out, _ = run_ok("concurrent", "--procs", "1", "--interval", "20ms")
+    out, _ = run_ok("concurrent", "--procs", "1", "--interval", "100ms")
     steps = [STEP_LINE.match(line) for line in out.splitlines()]
     steps = [m for m in steps if m]
     check(len(steps) == 6, f"expected 6 step lines, got {len(steps)}:\n{out}")
@@ -111,7 +111,7 @@ def case_concurrent_table():
           f"not every step of Task A and Task B:\n{out}")
     check(all(m.group(1) == "0" for m in steps), f"--procs 1: every step on P0:\n{out}")
     check("All tasks done." in out, out)
-    check(re.search(r"2 tasks slept 120 ms in total; wall time \d+ ms on 1 worker: "
+    check(re.search(r"2 tasks slept 600 ms in total; wall time \d+ ms on 1 worker: "
                     r"their waits overlapped \(concurrency\)", out), f"no summary:\n{out}")
 
 
