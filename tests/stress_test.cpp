@@ -556,21 +556,11 @@ TEST(StressMix, RoundsUnderChaos) {
 // dropped, and still nothing is lost or duplicated (a cancelled send sends
 // nothing; what was sent is received or still buffered).
 TEST(StressMix, DestroyedMidRound) {
-  if (std::getenv("CORUN_STRESS_CHAOS_SHUTDOWN") == nullptr) {
-    GTEST_SKIP() << "suspected of the same intermittent shutdown hang as the chaos variant; set "
-                    "CORUN_STRESS_CHAOS_SHUTDOWN=1 to run it";
-  }
   run_rounds("StressMix.DestroyedMidRound", scaled(40, 12), Ending::kDestroy, false);
 }
 
-// Known open bug: under CORUN_CHAOS, destroying the runtime mid-round hangs
-// about once in ten runs (a shutdown sweep that never completes). Until it is
-// fixed this test runs only when asked: CORUN_STRESS_CHAOS_SHUTDOWN=1.
+// The same under CORUN_CHAOS.
 TEST(StressMix, DestroyedMidRoundUnderChaos) {
-  if (std::getenv("CORUN_STRESS_CHAOS_SHUTDOWN") == nullptr) {
-    GTEST_SKIP() << "known intermittent shutdown hang under chaos; set "
-                    "CORUN_STRESS_CHAOS_SHUTDOWN=1 to run it";
-  }
   run_rounds("StressMix.DestroyedMidRoundUnderChaos", scaled(25, 8), Ending::kDestroy, true);
 }
 

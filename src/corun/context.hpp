@@ -3,7 +3,8 @@
 // configure time (CORUN_CONTEXT=asm|ucontext); nothing else in corun knows
 // which:
 //   asm:      context_x86_64.S / context_aarch64.S save only the callee-saved
-//             registers (and the FP control words) on the stack being left.
+//             registers on the stack being left (not the FP control
+//             registers: they belong to the worker thread, as in Go).
 //   ucontext: POSIX makecontext/swapcontext, portable and slow (swapcontext
 //             makes a sigprocmask system call on every switch).
 #pragma once

@@ -1,6 +1,7 @@
 // context_aarch64.S: context switch for AArch64 (AAPCS64).
 // Saves only the callee-saved state: x19-x28, fp (x29), lr (x30), sp and the
-// low halves of v8-v15 (d8-d15).
+// low halves of v8-v15 (d8-d15). As on x86-64, the floating-point control
+// register (FPCR) is not switched: it belongs to the worker thread.
         .text
 
 // void corun_context_switch(void** save_sp, void* load_sp)
@@ -42,9 +43,12 @@ corun_context_switch:
         .type   corun_context_start,%function
         .p2align 4
 corun_context_start:
+        .cfi_startproc
+        .cfi_undefined x30      // no caller: unwinders and debuggers stop here
         mov     x0, x19
         blr     x20
         brk     #0
+        .cfi_endproc
         .size   corun_context_start,.-corun_context_start
 
         .section .note.GNU-stack,"",%progbits
