@@ -14,6 +14,9 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 namespace corun::detail {
 
@@ -27,6 +30,7 @@ constexpr std::size_t kStacksPerSlab = 256;
 constexpr std::size_t kMaxMprotectGuards = 16 * 1024;
 
 std::atomic<int> g_madvise_guard_works{-1};  // -1 unknown, 0 no, 1 yes
+std::atomic<bool> g_populate_works{true};     // false once the kernel said EINVAL
 
 }  // namespace
 
@@ -99,6 +103,17 @@ void StackPool::allocate_batch(std::vector<Stack>& out, std::size_t count) {
     if (free_.empty()) add_slab_locked();
     out.push_back(free_.back());
     free_.pop_back();
+  }
+}
+
+void StackPool::first_use(Stack& s) noexcept {
+  if (s.used) return;
+  s.used = true;
+  if (!g_populate_works.load(std::memory_order_relaxed)) return;
+  const std::size_t page = page_size();
+  // Before Linux 5.14 the advice is unknown (EINVAL): the fault does it then.
+  if (madvise(s.top() - page, page, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
+    g_populate_works.store(false, std::memory_order_relaxed);
   }
 }
 
