@@ -96,6 +96,35 @@ TEST(ChanApi, FailedTrySendKeepsTheValue) {
   EXPECT_EQ(*p, 5);
 }
 
+// A receiver woken by a send runs next on the sender's worker (its
+// runnext), so a ping-pong pair stays together on one worker even when
+// other workers are idle and looking for work: nearly every round trip
+// happens without a move (idle workers may take the pair now and then).
+TEST_P(ChanApiTest, PingPongPairStaysOnOneWorker) {
+  go_main([this] {
+    const int rounds = 20'000;
+    auto ping = make_channel<int>();
+    auto pong = make_channel<int>();
+    corun::go([ping, pong]() mutable {
+      while (auto v = ping.recv()) pong.send(*v);
+      pong.close();
+    });
+    int moves = 0;
+    int last = corun::this_coroutine::worker();
+    for (int i = 0; i < rounds; ++i) {
+      ping.send(i);
+      ASSERT_EQ(pong.recv(), i);
+      const int now = corun::this_coroutine::worker();
+      if (now != last) ++moves;
+      last = now;
+    }
+    ping.close();
+    EXPECT_EQ(pong.recv(), std::nullopt);
+    EXPECT_LT(moves, rounds / 20) << "the pair moved between workers " << moves << " times in "
+                                  << rounds << " round trips at procs " << procs();
+  });
+}
+
 TEST_P(ChanApiTest, MoveOnlyValues) {
   go_main([] {
     for (std::size_t cap : {0u, 1u, 4u}) {

@@ -77,6 +77,7 @@
 #include <latch>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <typeinfo>
 
 #include "corun/errors.hpp"
@@ -102,9 +103,14 @@ constexpr std::uint32_t kRunnextFirstCheck = 2;
 constexpr std::uint32_t kRunnextMaxInterval = 16;
 // kStealPasses: Go's stealTries.
 constexpr int kStealPasses = 4;
-// kRunnextGraceNs: before stealing a victim's runnext, give the victim this
-// long to run it itself (Go sleeps 3 us): a ping-pong pair stays together.
-constexpr std::int64_t kRunnextGraceNs = 3'000;
+// kRunnextGrace: before stealing a victim's runnext, give the victim this
+// long to run it itself, asleep (Go's usleep(3)), so that a ping-pong pair
+// stays together. The sleep, not a busy wait, matters: the kernel rounds
+// it up to tens of microseconds (timer slack), during which this worker
+// still counts as the spinning one, so the pair's every ready() finds a
+// spinner and wakes no thread (I2); a thief that gave up at once would park
+// and be woken by a futex call on nearly every hand-off.
+constexpr std::chrono::microseconds kRunnextGrace{3};
 // Per-worker caches.
 constexpr std::size_t kStackCacheMax = 64;
 constexpr std::uint32_t kFreeGsMax = 256;
@@ -599,11 +605,7 @@ Coroutine* Scheduler::steal_from(Worker& w, Worker& victim, bool take_runnext) n
   Coroutine* g = victim.runnext.load(std::memory_order_acquire);
   if (g == nullptr) return nullptr;
   // The victim is probably about to run it: give it a moment.
-  std::int64_t until = now_ns() + kRunnextGraceNs;
-  while (now_ns() < until) {
-    cpu_relax();
-    if (victim.runnext.load(std::memory_order_relaxed) != g) return nullptr;
-  }
+  std::this_thread::sleep_for(kRunnextGrace);
   if (victim.runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
   return nullptr;
 }
