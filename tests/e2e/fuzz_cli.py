@@ -57,6 +57,7 @@ EXTRA = {
     "seed": ["0", "9223372036854775807", "9223372036854775808"],
     "duration": ["1ms", "0ms", "0.5us", "ms", "1..2ms", "-1ms", "1 ms", "3601s", "1e30s",
                  "99999999999999999999ns"],
+    "timeslice": ["1ms", "off", "0ms", "OFF", "0.5us", "-1ms", "1e30s", "99999999999999999999ns"],
     "format": ["table", "json", "csv", "JSON"],
     "variant": ["tasks", "letters", "Letters"],
     "workload": ["yield", "pingpong", "spawn", "skynet", "sleepers", "park", "cpu", "all",
@@ -82,7 +83,7 @@ SUBCOMMANDS = {
         "options": {
             "--procs": "procs", "-p": "procs", "--format": "format", "-f": "format",
             "--trace": "trace", "--tasks": "int", "-t": "int", "--work": "count",
-            "-w": "count", "--timeline": None,
+            "-w": "count", "--timeslice": "timeslice", "--timeline": None,
         },
     },
     "compare": {
@@ -92,7 +93,8 @@ SUBCOMMANDS = {
             "--procs": "procs_list", "-p": "procs_list", "--format": "format", "-f": "format",
             "--trace": "trace", "--runs": "int", "-r": "int", "--sleepers": "int",
             "--sleep": "duration", "--cpu-tasks": "int", "--work": "count", "-w": "count",
-            "--max-threads": "int", "--threads": None, "--timeline": None,
+            "--max-threads": "int", "--threads": None, "--timeslice": "timeslice",
+            "--timeline": None,
         },
     },
     "bench": {
