@@ -144,6 +144,7 @@ class Scheduler {
   Coroutine* steal_from(Worker& w, Worker& victim, bool take_runnext) noexcept;
   bool run_timers(Worker& w, std::int64_t now) noexcept;
   void runq_put(Worker& w, Coroutine* g, bool next) noexcept;
+  Coroutine* swap_runnext(Worker& w, Coroutine* g) noexcept;
   void runq_put_slow(Worker& w, Coroutine* g) noexcept;
   bool any_work_visible() const noexcept;
   bool any_timer_pending() const noexcept;
