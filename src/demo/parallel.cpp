@@ -100,10 +100,12 @@ class RunState {
     r.start_worker = corun::this_coroutine::worker();
     r.start_ns = clock_.elapsed_ns();
     r.cpu = run_cpu_task(index, s_.work);
-    r.finish_ns = clock_.elapsed_ns();
     r.worker = corun::this_coroutine::worker();
-    finished_.record(r.finish_ns);
+    // Stamped under the lock, so that results_ (and the printed lines) are
+    // in finishing order even when two tasks finish at the same moment.
     std::lock_guard<std::mutex> lk(mu_);
+    r.finish_ns = clock_.elapsed_ns();
+    finished_.record(r.finish_ns);
     console_.extra(line(r));
     results_.push_back(std::move(r));
   }
