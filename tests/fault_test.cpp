@@ -264,16 +264,16 @@ INSTANTIATE_TEST_SUITE_P(Procs, FaultDeathTest, ::testing::Values(1, 4),
 // escaping exception: a panic report naming the error, exit 2.
 TEST_P(FaultDeathTest, SendOnClosedChannelEscapingIsAPanic) {
   const int procs = this->procs();
-  EXPECT_EXIT(corun::run({.procs = procs},
-                         [] {
-                           auto ch = corun::make_channel<int>(1);
-                           ch.close();
-                           corun::go([ch]() mutable { ch.send(1); });
-                           corun::this_coroutine::sleep_for(std::chrono::hours(1));
-                         }),
-              ExitedWithCode(2),
-              AllOf(ContainsRegex("panic: coroutine [1-9][0-9]*"),
-                    HasSubstr("send on closed channel")));
+  EXPECT_EXIT(
+      corun::run({.procs = procs},
+                 [] {
+                   auto ch = corun::make_channel<int>(1);
+                   ch.close();
+                   corun::go([ch]() mutable { ch.send(1); });
+                   corun::this_coroutine::sleep_for(std::chrono::hours(1));
+                 }),
+      ExitedWithCode(2),
+      AllOf(ContainsRegex("panic: coroutine [1-9][0-9]*"), HasSubstr("send on closed channel")));
 }
 
 // ---------------------------------------------------------------------------

@@ -169,10 +169,10 @@ TEST(LimitsDeathTest, OutOfMemoryForStacksIsAClearFatalError) {
     GTEST_SKIP() << "ASan/TSan reserve terabytes of shadow memory: RLIMIT_AS cannot be lowered";
   }
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(exhaust_stacks(), ::testing::ExitedWithCode(2),
-              ::testing::AllOf(
-                  ::testing::HasSubstr("fatal error: out of memory for coroutine stacks"),
-                  ::testing::HasSubstr("Config::stack_size")));
+  EXPECT_EXIT(
+      exhaust_stacks(), ::testing::ExitedWithCode(2),
+      ::testing::AllOf(::testing::HasSubstr("fatal error: out of memory for coroutine stacks"),
+                       ::testing::HasSubstr("Config::stack_size")));
 }
 
 }  // namespace

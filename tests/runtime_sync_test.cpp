@@ -204,7 +204,7 @@ TEST_P(RuntimeSync, MutexMayBeDestroyedByItsNextOwner) {
       next_done.done();
     });
     if (r % 2 == 0) std::this_thread::yield();  // sometimes the next owner queues first
-    mu->unlock();  // the last access to *mu on this side
+    mu->unlock();                               // the last access to *mu on this side
     next_done.wait();
   }
   rt.wait();

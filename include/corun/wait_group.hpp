@@ -38,8 +38,8 @@ class WaitGroup {
   // in the same atomic operation whether anyone must be woken.
   std::atomic<std::uint64_t> state_{0};
   detail::SpinLock lock_;
-  Waiter* waiters_ = nullptr;     // guarded by lock_
-  std::uint32_t passes_ = 0;      // guarded by lock_: released waiters not yet queued
+  Waiter* waiters_ = nullptr;  // guarded by lock_
+  std::uint32_t passes_ = 0;   // guarded by lock_: released waiters not yet queued
 };
 
 }  // namespace corun

@@ -18,7 +18,7 @@ class Worker;
 enum class CoState : std::uint8_t {
   kRunnable,  // in a run queue (or about to be)
   kRunning,
-  kParked,  // in a wait queue; only unpark() or cancellation makes it runnable
+  kParked,      // in a wait queue; only unpark() or cancellation makes it runnable
   kCancelling,  // parked, with shutdown running its cancel hook: unpark() waits
   kDead,
 };

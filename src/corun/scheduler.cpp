@@ -387,8 +387,8 @@ void Scheduler::cancel_parked() noexcept {
     }
     shard.lock.unlock();
     for (Coroutine* g : pinned) {
-      const bool removed = g->cancel_fn != nullptr && !g->cancelled &&
-                           g->cancel_fn(g, g->cancel_ctx);
+      const bool removed =
+          g->cancel_fn != nullptr && !g->cancelled && g->cancel_fn(g, g->cancel_ctx);
       g->state.store(CoState::kParked, std::memory_order_release);
       if (removed) {
         g->cancelled = true;

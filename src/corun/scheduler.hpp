@@ -180,7 +180,7 @@ class Scheduler {
   // chaos_: CORUN_CHAOS=<seed> in the environment injects random delays and
   // scheduling decisions at scheduling points, to shake out races.
   bool chaos_ = false;
-  std::unique_ptr<TraceRecorder> trace_;    // null unless Config::trace
+  std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
   std::unique_ptr<Monitor> monitor_;      // null when time_slice is zero
 
   // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning).

@@ -30,7 +30,7 @@ constexpr std::size_t kStacksPerSlab = 256;
 constexpr std::size_t kMaxMprotectGuards = 16 * 1024;
 
 std::atomic<int> g_madvise_guard_works{-1};  // -1 unknown, 0 no, 1 yes
-std::atomic<bool> g_populate_works{true};     // false once the kernel said EINVAL
+std::atomic<bool> g_populate_works{true};    // false once the kernel said EINVAL
 
 }  // namespace
 

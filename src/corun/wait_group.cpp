@@ -50,8 +50,8 @@ void WaitGroup::release_waiters() noexcept {
   // No one can count itself in as a waiter now (the counter is zero), and
   // cancel_wait() changes the count only under lock_: this is every waiter
   // of the round that just ended.
-  const auto counted = static_cast<std::uint32_t>(state_.load(std::memory_order_relaxed) &
-                                                  kWaiterMask);
+  const auto counted =
+      static_cast<std::uint32_t>(state_.load(std::memory_order_relaxed) & kWaiterMask);
   Waiter* w = waiters_;
   waiters_ = nullptr;
   std::uint32_t queued = 0;

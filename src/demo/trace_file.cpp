@@ -27,8 +27,8 @@ TraceFile::TraceFile(std::string path) : path_(std::move(path)) {
     // A temporary file renamed over it would replace the node itself.
     fd_ = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0) {
-      throw UsageError(fmt::format("--trace: expected a writable file path, got \"{}\" ({})",
-                                   path_, std::strerror(errno)));
+      throw UsageError(fmt::format("--trace: expected a writable file path, got \"{}\" ({})", path_,
+                                   std::strerror(errno)));
     }
     return;
   }
