@@ -3,14 +3,14 @@
 // LocalRunQueue is a worker's bounded ring of runnable coroutines (Go's
 // p.runq): the owner pushes and pops at the ends without locks; thieves take
 // half of it with one CAS on `head_`. GlobalRunQueue is the unbounded,
-// mutex-guarded overflow queue shared by all workers (Go's sched.runq).
+// lock-guarded overflow queue shared by all workers (Go's sched.runq).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 
 #include "coroutine.hpp"
+#include "corun/detail/spin_lock.hpp"
 
 namespace corun::detail {
 
@@ -89,13 +89,25 @@ class LocalRunQueue {
 
 class GlobalRunQueue {
  public:
-  void push(Coroutine* g) noexcept {
-    std::lock_guard<std::mutex> lk(mu_);
-    push_locked(g);
-  }
+  void push(Coroutine* g) noexcept { push_list(&g, 1); }
+
+  // push_list() appends n coroutines in order; they are linked before the
+  // lock is taken, so the lock is held for a constant time.
   void push_list(Coroutine* const* gs, std::uint32_t n) noexcept {
-    std::lock_guard<std::mutex> lk(mu_);
-    for (std::uint32_t i = 0; i < n; ++i) push_locked(gs[i]);
+    if (n == 0) return;
+    for (std::uint32_t i = 0; i + 1 < n; ++i) gs[i]->next = gs[i + 1];
+    gs[n - 1]->next = nullptr;
+    lock_.lock();
+    if (tail_ != nullptr) {
+      tail_->next = gs[0];
+    } else {
+      head_ = gs[0];
+    }
+    tail_ = gs[n - 1];
+    // Sequentially consistent: publishes the work before the producer reads
+    // the idle and spinning counts (the scheduler's I3).
+    size_.fetch_add(n, std::memory_order_seq_cst);
+    lock_.unlock();
   }
 
   // pop_batch() takes up to `max` coroutines: returns the first, stores the
@@ -103,9 +115,21 @@ class GlobalRunQueue {
   Coroutine* pop_batch(Coroutine** rest, std::uint32_t max, std::uint32_t& nrest) noexcept {
     nrest = 0;
     if (size_.load(std::memory_order_acquire) == 0) return nullptr;
-    std::lock_guard<std::mutex> lk(mu_);
-    Coroutine* first = pop_locked();
-    while (first != nullptr && nrest + 1 < max && head_ != nullptr) rest[nrest++] = pop_locked();
+    lock_.lock();
+    Coroutine* first = head_;
+    if (first != nullptr) {
+      Coroutine* g = first->next;
+      while (g != nullptr && nrest + 1 < max) {
+        rest[nrest++] = g;
+        g = g->next;
+      }
+      head_ = g;
+      if (g == nullptr) tail_ = nullptr;
+      size_.fetch_sub(nrest + 1, std::memory_order_relaxed);
+    }
+    lock_.unlock();
+    if (first != nullptr) first->next = nullptr;
+    for (std::uint32_t i = 0; i < nrest; ++i) rest[i]->next = nullptr;
     return first;
   }
 
@@ -113,27 +137,10 @@ class GlobalRunQueue {
   std::int64_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
-  void push_locked(Coroutine* g) noexcept {
-    g->next = nullptr;
-    if (tail_ != nullptr) {
-      tail_->next = g;
-    } else {
-      head_ = g;
-    }
-    tail_ = g;
-    size_.fetch_add(1, std::memory_order_seq_cst);
-  }
-  Coroutine* pop_locked() noexcept {
-    Coroutine* g = head_;
-    if (g == nullptr) return nullptr;
-    head_ = g->next;
-    if (head_ == nullptr) tail_ = nullptr;
-    g->next = nullptr;
-    size_.fetch_sub(1, std::memory_order_relaxed);
-    return g;
-  }
-
-  std::mutex mu_;
+  // A spin lock: held for a pointer splice or one batch's walk, never
+  // across a call that blocks; a futex-backed mutex slept on every
+  // contended hand-off between a spawner and a thief.
+  SpinLock lock_;
   Coroutine* head_ = nullptr;
   Coroutine* tail_ = nullptr;
   std::atomic<std::int64_t> size_{0};

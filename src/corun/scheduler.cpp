@@ -115,6 +115,9 @@ constexpr std::chrono::microseconds kRunnextGrace{3};
 constexpr std::size_t kStackCacheMax = 64;
 constexpr std::uint32_t kFreeGsMax = 256;
 constexpr std::uint32_t kFreeGsBatch = 128;
+// Batches of the shared counters taken per worker (Go's _GoidCacheBatch).
+constexpr std::uint64_t kIdBatch = 16;
+constexpr std::int64_t kLiveCreditBatch = 64;
 
 thread_local Worker* t_worker = nullptr;
 thread_local Scheduler* t_attached = nullptr;
@@ -211,36 +214,20 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
 
 Scheduler::~Scheduler() {
   shutdown();
-  for (auto& w : workers_) {
-    for (Coroutine* g = w->free_gs; g != nullptr;) delete std::exchange(g, g->next);
-  }
-  for (Coroutine* g = free_global_; g != nullptr;) delete std::exchange(g, g->next);
+  for (auto& w : workers_) DescriptorDepot::delete_chain(w->free_gs);
 }
 
 Coroutine* Scheduler::new_coroutine(Worker* w) {
   Coroutine* g = nullptr;
-  if (w != nullptr && w->free_gs == nullptr &&
-      free_global_count_.load(std::memory_order_relaxed) > 0) {
-    // Refill the local cache with a batch (Go's gfget).
-    std::lock_guard<std::mutex> lk(free_mu_);
-    while (w->nfree_gs < kFreeGsBatch && free_global_ != nullptr) {
-      Coroutine* f = std::exchange(free_global_, free_global_->next);
-      f->next = w->free_gs;
-      w->free_gs = f;
-      ++w->nfree_gs;
+  if (w != nullptr) {
+    // Refill the private list with a whole chain (Go's gfget).
+    if (w->free_gs == nullptr) w->free_gs = free_depot_.take_chain(w->nfree_gs);
+    if (w->free_gs != nullptr) {
+      g = std::exchange(w->free_gs, w->free_gs->next);
+      --w->nfree_gs;
     }
-    free_global_count_.fetch_sub(w->nfree_gs, std::memory_order_relaxed);
-  }
-  if (w != nullptr && w->free_gs != nullptr) {
-    g = w->free_gs;
-    w->free_gs = g->next;
-    --w->nfree_gs;
-  } else if (w == nullptr) {
-    std::lock_guard<std::mutex> lk(free_mu_);
-    if (free_global_ != nullptr) {
-      g = std::exchange(free_global_, free_global_->next);
-      free_global_count_.fetch_sub(1, std::memory_order_relaxed);
-    }
+  } else {
+    g = free_depot_.take_one();
   }
   if (g == nullptr) g = new Coroutine;
   g->next = nullptr;
@@ -260,15 +247,14 @@ void Scheduler::free_coroutine(Worker& w, Coroutine* g) noexcept {
   g->next = w.free_gs;
   w.free_gs = g;
   if (++w.nfree_gs < kFreeGsMax) return;
-  // Move a batch to the shared list (Go's gfput), one lock for many.
-  std::lock_guard<std::mutex> lk(free_mu_);
-  while (w.nfree_gs > kFreeGsMax - kFreeGsBatch) {
-    Coroutine* f = std::exchange(w.free_gs, w.free_gs->next);
-    f->next = free_global_;
-    free_global_ = f;
-    --w.nfree_gs;
-  }
-  free_global_count_.fetch_add(kFreeGsBatch, std::memory_order_relaxed);
+  // Keep the most recently freed (warm in this CPU's cache) and hand the
+  // older kFreeGsBatch to the depot as one chain (Go's gfput).
+  const std::uint32_t keep = kFreeGsMax - kFreeGsBatch;
+  Coroutine* last_kept = g;
+  for (std::uint32_t i = 1; i < keep; ++i) last_kept = last_kept->next;
+  Coroutine* given = std::exchange(last_kept->next, nullptr);
+  w.nfree_gs = keep;
+  free_depot_.put_chain(given, kFreeGsBatch);
 }
 
 std::uint64_t Scheduler::spawn(Closure&& body) {
@@ -277,8 +263,17 @@ std::uint64_t Scheduler::spawn(Closure&& body) {
   if (w == nullptr) attach_thread(this);
   Coroutine* g = new_coroutine(w);
   g->body = std::move(body);
-  g->id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  live_.fetch_add(1, std::memory_order_relaxed);
+  g->id = next_id(w);
+  if (w == nullptr) {
+    live_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    std::int64_t credit = w->live_credit.load(std::memory_order_relaxed);
+    if (credit == 0) {
+      live_.fetch_add(kLiveCreditBatch, std::memory_order_relaxed);
+      credit = kLiveCreditBatch;
+    }
+    w->live_credit.store(credit - 1, std::memory_order_relaxed);
+  }
   std::uint64_t id = g->id;
   if (trace_) {
     Coroutine* parent = w != nullptr && w->current != &w->g0 ? w->current : nullptr;
@@ -336,7 +331,50 @@ void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {
     g->stack = Stack{};
   }
   free_coroutine(w, g);
-  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  const std::int64_t credit = w.live_credit.load(std::memory_order_relaxed) + 1;
+  if (credit <= 2 * kLiveCreditBatch) {
+    w.live_credit.store(credit, std::memory_order_relaxed);
+  } else {
+    // Give back all but a batch; live_ stays above zero (it counts the
+    // batch kept).
+    w.live_credit.store(kLiveCreditBatch, std::memory_order_relaxed);
+    live_.fetch_sub(credit - kLiveCreditBatch, std::memory_order_relaxed);
+  }
+}
+
+// The live count is Scheduler::live_ minus every worker's credit. A spawn on
+// a worker takes one unit of the worker's credit, fetching a batch from
+// live_ when there is none; an exit adds one to the credit of the worker it
+// ran on. So a busy worker touches the shared count once per batch, and the
+// credits are returned (flush_live_credit) whenever a worker runs out of
+// work. live_ can reach zero only in that flush: while any worker holds
+// credit, live_ counts it. When every coroutine has finished, every worker
+// finds no work and flushes, and the last flush takes live_ to zero and
+// wakes wait_all().
+std::uint64_t Scheduler::next_id(Worker* w) noexcept {
+  if (w == nullptr) return next_id_.fetch_add(1, std::memory_order_relaxed);
+  if (w->id_next == w->id_end) {
+    w->id_next = next_id_.fetch_add(kIdBatch, std::memory_order_relaxed);
+    w->id_end = w->id_next + kIdBatch;
+  }
+  return w->id_next++;
+}
+
+void Scheduler::flush_live_credit(Worker& w) noexcept {
+  const std::int64_t credit = w.live_credit.load(std::memory_order_relaxed);
+  if (credit == 0) return;
+  w.live_credit.store(0, std::memory_order_relaxed);
+  live_sub(credit);
+}
+
+std::size_t Scheduler::live() const noexcept {
+  std::int64_t n = live_.load(std::memory_order_acquire);
+  for (const auto& w : workers_) n -= w->live_credit.load(std::memory_order_relaxed);
+  return static_cast<std::size_t>(std::max<std::int64_t>(n, 0));
+}
+
+void Scheduler::live_sub(std::int64_t n) noexcept {
+  if (live_.fetch_sub(n, std::memory_order_acq_rel) == n) {
     all_done_lock_.lock();
     std::vector<Coroutine*> waiters;
     // Re-checked under the lock: a spawn and a wait_all() may have come in
@@ -654,6 +692,9 @@ Coroutine* Scheduler::steal_work(Worker& w) noexcept {
 // orders it before the loads below (I3), with no extra fence.
 void Scheduler::wakep() noexcept {
   if (nidle_.load(std::memory_order_seq_cst) == 0) return;
+  // Read before the CAS: with a spinner about (the common case while work
+  // flows), a failing CAS would still take the line from it on every call.
+  if (nspinning_.load(std::memory_order_seq_cst) != 0) return;
   int expected = 0;
   if (!nspinning_.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
   idle_lock_.lock();
@@ -722,6 +763,7 @@ void Scheduler::park_worker(Worker& w) {
 }
 
 Coroutine* Scheduler::find_runnable(Worker& w) {
+  flush_live_credit(w);  // out of local work: return the share of live_
   for (;;) {
     if (stopping_.load(std::memory_order_acquire)) return nullptr;
     if (!w.timers.empty()) run_timers(w, now_ns());

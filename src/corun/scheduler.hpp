@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "coroutine.hpp"
+#include "descriptor_depot.hpp"
 #include "corun/config.hpp"
 #include "run_queue.hpp"
 #include "sanitizers.hpp"
@@ -78,6 +79,15 @@ class Worker {
   std::atomic<bool>* preempt_flag = nullptr;  // this thread's t_preempt_requested
   pthread_t os_thread{};
 
+  // Batches of shared counters, so that spawning and exiting touch no
+  // cache line shared with other workers (Go's goidcache): ids handed out
+  // from [id_next, id_end), and this worker's share of Scheduler::live_
+  // (see live_credit() in scheduler.cpp). Owner-written; live_credit is
+  // atomic only so that Runtime::live() may read it from elsewhere.
+  std::uint64_t id_next = 0;
+  std::uint64_t id_end = 0;
+  std::atomic<std::int64_t> live_credit{0};
+
   std::vector<Stack> stack_cache;  // owner only
   Coroutine* free_gs = nullptr;    // owner only: recycled descriptors
   std::uint32_t nfree_gs = 0;
@@ -120,9 +130,9 @@ class Scheduler {
   const Config& config() const noexcept { return config_; }
   const std::vector<std::unique_ptr<Worker>>& workers() const noexcept { return workers_; }
   int procs() const noexcept { return config_.procs; }
-  std::size_t live() const noexcept {
-    return static_cast<std::size_t>(live_.load(std::memory_order_acquire));
-  }
+  // live(): coroutines spawned and not finished (exact once the workers
+  // are idle; while they run, a snapshot).
+  std::size_t live() const noexcept;
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
   std::vector<TraceEvent> trace() const;
   std::int64_t start_ns() const noexcept { return start_ns_; }
@@ -158,6 +168,9 @@ class Scheduler {
   Coroutine* new_coroutine(Worker* w);
   void free_coroutine(Worker& w, Coroutine* g) noexcept;
   void on_exit(Worker& w, Coroutine* g) noexcept;
+  std::uint64_t next_id(Worker* w) noexcept;
+  void flush_live_credit(Worker& w) noexcept;
+  void live_sub(std::int64_t n) noexcept;
   void register_live(Coroutine* g, std::uint32_t shard) noexcept;
   void unregister_live(Coroutine* g) noexcept;
   void cancel_parked() noexcept;
@@ -172,9 +185,11 @@ class Scheduler {
   std::vector<std::unique_ptr<Worker>> workers_;
   GlobalRunQueue global_;
 
-  std::atomic<std::int64_t> live_{0};
-  std::atomic<std::uint64_t> next_id_{1};
-  std::atomic<bool> shutting_down_{false};
+  // Shared counters, each on its own cache line, away from the flags that
+  // every worker reads (shutting_down_, stopping_).
+  alignas(64) std::atomic<std::int64_t> live_{0};  // live coroutines + workers' credits
+  alignas(64) std::atomic<std::uint64_t> next_id_{1};
+  alignas(64) std::atomic<bool> shutting_down_{false};
   std::atomic<bool> stopping_{false};
   const std::int64_t start_ns_ = now_ns();  // the trace's zero
   // chaos_: CORUN_CHAOS=<seed> in the environment injects random delays and
@@ -206,10 +221,8 @@ class Scheduler {
   std::mutex all_done_mu_;
   std::condition_variable all_done_cv_;
 
-  // Descriptors freed by plain threads or in bulk.
-  std::mutex free_mu_;
-  Coroutine* free_global_ = nullptr;               // guarded by free_mu_
-  std::atomic<std::size_t> free_global_count_{0};  // written under free_mu_
+  // Recycled descriptors beyond the workers' own free lists.
+  DescriptorDepot free_depot_;
 };
 
 // The worker running on this thread, or null (not cached across switches:
