@@ -6,6 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "corun/corun.hpp"
@@ -37,9 +40,8 @@ void spin_until_turn(const std::atomic<int>& turn, int me, bool async) {
 // Go's TestPreemption: two coroutines on ONE worker take turns through an
 // atomic, each spinning until it is its turn. Without preemption the first
 // spinner holds the only worker forever.
-void alternate_on_one_worker(bool async) {
+void alternate_on(corun::Runtime& rt, bool async) {
   Watchdog dog("two spinning coroutines on one worker never alternated");
-  corun::Runtime rt({.procs = 1});
   constexpr int kRounds = 6;
   std::atomic<int> turn{0};
   corun::WaitGroup wg;
@@ -57,7 +59,42 @@ void alternate_on_one_worker(bool async) {
   EXPECT_EQ(turn.load(), 2 * kRounds);
 }
 
+void alternate_on_one_worker(bool async) {
+  corun::Runtime rt({.procs = 1});
+  alternate_on(rt, async);
+}
+
+// voluntary_switches() is how many times this process's thread named
+// `name` has gone to sleep, or -1 when there is no such thread.
+long voluntary_switches(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    if (!std::getline(comm, thread_name) || thread_name != name) continue;
+    std::ifstream status(task.path() / "status");
+    for (std::string key; status >> key;) {
+      long value = 0;
+      if (key == "voluntary_ctxt_switches:" && status >> value) return value;
+    }
+  }
+  return -1;
+}
+
 TEST(Preemption, TestPreemptionCooperative) { alternate_on_one_worker(false); }
+
+// The monitor sleeps while every worker is idle, as Go parks sysmon: with a
+// 1 ms time slice it would otherwise wake every 0.5 ms. And it wakes when
+// work comes back: two spinners on the one worker still take turns.
+TEST(Preemption, MonitorSleepsWhileIdleAndWakesForWork) {
+  corun::Runtime rt({.procs = 1, .time_slice = 1ms});
+  std::this_thread::sleep_for(50ms);  // the worker parks; the monitor sees it idle
+  const long before = voluntary_switches("corun-monitor");
+  ASSERT_GE(before, 0) << "no thread named corun-monitor";
+  std::this_thread::sleep_for(200ms);
+  EXPECT_LT(voluntary_switches("corun-monitor") - before, 20)
+      << "the monitor polled an idle runtime (every 0.5 ms would be ~400 times)";
+  alternate_on(rt, /*async=*/false);
+}
 TEST(Preemption, TestPreemptionAsynchronous) {
 #if defined(CORUN_SANITIZE_THREAD)
   GTEST_SKIP() << "asynchronous preemption is off under ThreadSanitizer (documented)";

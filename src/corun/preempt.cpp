@@ -40,7 +40,8 @@ namespace {
 
 // kMinPeriodNs/kMaxPeriodNs: the monitor wakes every half time slice, within
 // these bounds; a coroutine is preempted after 1 to 1.5 time slices. Go's
-// sysmon sleeps 20 us to 10 ms; 10 ms keeps an idle runtime's cost at ~0.
+// sysmon sleeps 20 us to 10 ms. While every worker is idle the monitor does
+// not wake at all (Scheduler::monitor_wait_while_idle).
 constexpr std::int64_t kMinPeriodNs = 100'000;
 constexpr std::int64_t kMaxPeriodNs = 10'000'000;
 
@@ -105,19 +106,26 @@ Monitor::Monitor(Scheduler& sched, std::chrono::nanoseconds time_slice)
       period_ns_(std::clamp(time_slice.count() / 2, kMinPeriodNs, kMaxPeriodNs)),
       seen_(sched.workers().size()) {
   install_preempt_signal();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "corun-monitor");  // for ps, top and debuggers
+    run();
+  });
 }
 
 Monitor::~Monitor() {
-  stop_word_.store(1, std::memory_order_release);
+  stop_word_.store(1, std::memory_order_seq_cst);
   futex_wake(stop_word_);
+  sched_.monitor_wake();
   thread_.join();
 }
 
+// run(): every period, look for coroutines that overstay their slice; while
+// every worker is idle there is nothing to look at: sleep until one is not.
 void Monitor::run() {
   while (stop_word_.load(std::memory_order_acquire) == 0) {
     futex_wait(stop_word_, 0, period_ns_);
     check(now_ns());
+    sched_.monitor_wait_while_idle(stop_word_);
   }
 }
 

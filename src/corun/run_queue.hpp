@@ -69,7 +69,8 @@ class LocalRunQueue {
   // push_batch() appends coroutines the owner just stole (fits: ring empty).
   void push_batch(Coroutine* const* gs, std::uint32_t n) noexcept {
     std::uint32_t t = tail_.load(std::memory_order_relaxed);
-    for (std::uint32_t i = 0; i < n; ++i) slots_[(t + i) & kMask].store(gs[i], std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < n; ++i)
+      slots_[(t + i) & kMask].store(gs[i], std::memory_order_relaxed);
     tail_.store(t + n, std::memory_order_release);
   }
 

@@ -201,6 +201,8 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
   for (auto& w : workers_) {
     Worker* wp = w.get();
     wp->thread = std::thread([this, wp, &started] {
+      const std::string name = "corun-w" + std::to_string(wp->index);  // for ps, top, debuggers
+      pthread_setname_np(pthread_self(), name.c_str());
       worker_init(*wp);
       started.count_down();
       worker_main(*wp);
@@ -711,6 +713,7 @@ void Scheduler::wakep() noexcept {
   v->wake_word.store(1, std::memory_order_release);
   idle_lock_.unlock();
   futex_wake(v->wake_word);
+  monitor_wake();
 }
 
 void Scheduler::reset_spinning(Worker& w) noexcept {
@@ -736,6 +739,7 @@ void Scheduler::park_worker(Worker& w) {
       nidle_.fetch_sub(1, std::memory_order_seq_cst);
     }
     idle_lock_.unlock();
+    monitor_wake();
     // If a waker took us off the list, it set wake_word: consume it.
     w.wake_word.store(0, std::memory_order_relaxed);
   };
@@ -877,6 +881,10 @@ void Scheduler::run_post(Worker& w) noexcept {
       // spawns in a loop lets its whole backlog run before it continues.
       p.g->state.store(CoState::kRunnable, std::memory_order_relaxed);
       global_.push(p.g);
+      // As Go's goschedImpl: an idle worker may take it. Without this, a
+      // worker that held two CPU-bound coroutines would go on alternating
+      // them every time slice while other workers slept.
+      wakep();
       break;
     case PostSwitch::kUnlock:
       p.lock->unlock();
@@ -997,6 +1005,21 @@ void Scheduler::worker_main(Worker& w) {
   }
   remove_overflow_handler_for_thread();
   t_worker = nullptr;
+}
+
+// monitor_wait_while_idle(): the flag is set before the idle count is read,
+// and a worker leaving the idle list decrements the count before reading
+// the flag (both sequentially consistent, I3's pattern): either the monitor
+// sees a busy worker and does not sleep, or the worker sees the flag and
+// wakes it. The same holds for `stop` and the monitor's destructor.
+void Scheduler::monitor_wait_while_idle(const std::atomic<std::uint32_t>& stop) noexcept {
+  monitor_asleep_.store(1, std::memory_order_seq_cst);
+  while (monitor_asleep_.load(std::memory_order_seq_cst) != 0 &&
+         nidle_.load(std::memory_order_seq_cst) == config_.procs &&
+         stop.load(std::memory_order_seq_cst) == 0) {
+    futex_wait(monitor_asleep_, 1, -1);
+  }
+  monitor_asleep_.store(0, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------

@@ -13,8 +13,9 @@
 #include <vector>
 
 #include "coroutine.hpp"
-#include "descriptor_depot.hpp"
 #include "corun/config.hpp"
+#include "descriptor_depot.hpp"
+#include "futex.hpp"
 #include "run_queue.hpp"
 #include "sanitizers.hpp"
 #include "stack_pool.hpp"
@@ -127,6 +128,19 @@ class Scheduler {
   void external_block_end() noexcept { external_blocked_.fetch_sub(1, std::memory_order_seq_cst); }
   void maybe_check_deadlock() noexcept;
 
+  // The monitor sleeps while every worker is idle (Go parks sysmon the same
+  // way), so that an idle runtime never wakes up: monitor_wait_while_idle()
+  // returns once a worker has left the idle list or `stop` is set, and
+  // monitor_wake() ends the wait (called by whoever takes a worker out of
+  // the idle list, and when the monitor stops).
+  void monitor_wait_while_idle(const std::atomic<std::uint32_t>& stop) noexcept;
+  void monitor_wake() noexcept {
+    if (monitor_asleep_.load(std::memory_order_seq_cst) != 0 &&
+        monitor_asleep_.exchange(0, std::memory_order_seq_cst) != 0) {
+      futex_wake(monitor_asleep_);
+    }
+  }
+
   const Config& config() const noexcept { return config_; }
   const std::vector<std::unique_ptr<Worker>>& workers() const noexcept { return workers_; }
   int procs() const noexcept { return config_.procs; }
@@ -203,6 +217,7 @@ class Scheduler {
   Worker* idle_head_ = nullptr;
   std::atomic<int> nidle_{0};
   std::atomic<int> nspinning_{0};
+  std::atomic<std::uint32_t> monitor_asleep_{0};  // 1: in monitor_wait_while_idle()
 
   std::atomic<int> external_blocked_{0};
   std::mutex deadlock_mu_;
