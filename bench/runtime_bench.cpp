@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 #include "context.hpp"
 #include "corun/corun.hpp"
@@ -148,6 +149,82 @@ void BM_MutexContended(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MutexContended)->Arg(1)->Arg(2)->UseManualTime();
+
+// ping_pong() sends kTrips values to an echo coroutine and receives each
+// back: one round trip is two hand-offs over unbuffered channels.
+constexpr std::int64_t kTrips = 1 << 16;
+void ping_pong(corun::Channel<std::int64_t> ping, corun::Channel<std::int64_t> pong) {
+  for (std::int64_t i = 0; i < kTrips; ++i) {
+    ping.send(i);
+    benchmark::DoNotOptimize(pong.recv());
+  }
+  ping.close();
+}
+void echo(corun::Channel<std::int64_t> ping, corun::Channel<std::int64_t> pong) {
+  for (std::int64_t v : ping) pong.send(v);
+}
+
+// Same worker: the pair shares one worker (at procs 2 too: each hands the
+// other its runnext slot).
+void BM_ChanPingPong(benchmark::State& state) {
+  corun::Runtime rt({.procs = static_cast<int>(state.range(0))});
+  PerOp per_op(state);
+  for (auto _ : state) {
+    run_batch(per_op, rt, kTrips, [] {
+      corun::Channel<std::int64_t> ping(0), pong(0);
+      corun::go([=] { echo(ping, pong); });
+      ping_pong(ping, pong);
+    });
+  }
+}
+BENCHMARK(BM_ChanPingPong)->Arg(1)->Arg(2)->UseManualTime();
+
+// Cross worker: the echo runs in a second runtime, so every hand-off wakes
+// a coroutine on another worker thread. (Each runtime sees only its own
+// workers: while the pinger waits for the echo, its runtime looks
+// deadlocked to itself, hence no deadlock detection.)
+void BM_ChanPingPongCrossWorker(benchmark::State& state) {
+  corun::Runtime rt({.procs = 1, .detect_deadlock = false});
+  corun::Runtime echo_rt({.procs = 1, .detect_deadlock = false});
+  PerOp per_op(state);
+  for (auto _ : state) {
+    corun::Channel<std::int64_t> ping(0), pong(0);
+    echo_rt.go([=] { echo(ping, pong); });
+    run_batch(per_op, rt, kTrips, [=] { ping_pong(ping, pong); });
+    echo_rt.wait();
+  }
+}
+BENCHMARK(BM_ChanPingPongCrossWorker)->UseManualTime();
+
+// select over N channels, one of which is ready: N-1 empty buffered
+// channels and one that always holds a value.
+void BM_Select(benchmark::State& state) {
+  const auto cases = static_cast<std::size_t>(state.range(0));
+  corun::Runtime rt({.procs = 1});
+  constexpr std::int64_t kSelects = 1 << 16;
+  PerOp per_op(state);
+  for (auto _ : state) {
+    run_batch(per_op, rt, kSelects, [cases] {
+      std::vector<corun::Channel<int>> chans;
+      for (std::size_t c = 0; c < 4; ++c) chans.emplace_back(1);
+      auto& ready = chans[cases - 1];
+      std::int64_t taken = 0;
+      for (std::int64_t i = 0; i < kSelects; ++i) {
+        ready.send(1);
+        if (cases == 2) {
+          taken += static_cast<std::int64_t>(
+              corun::select(corun::recv(chans[0]), corun::recv(chans[1])));
+        } else {
+          taken += static_cast<std::int64_t>(
+              corun::select(corun::recv(chans[0]), corun::recv(chans[1]), corun::recv(chans[2]),
+                            corun::recv(chans[3])));
+        }
+      }
+      benchmark::DoNotOptimize(taken);
+    });
+  }
+}
+BENCHMARK(BM_Select)->Arg(2)->Arg(4)->UseManualTime();
 
 // Steal: one coroutine fans work out; the other workers must steal it.
 void BM_FanOutSteal(benchmark::State& state) {

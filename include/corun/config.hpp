@@ -20,7 +20,8 @@ struct Config {
   // detect_deadlock: when every coroutine is blocked, no timer is pending and
   // a plain thread is blocked in a corun wait, print "all coroutines are
   // asleep - deadlock!" with each coroutine's wait reason and exit with 2.
-  // Turn it off when other plain threads may still wake coroutines.
+  // Turn it off when other plain threads, or the coroutines of another
+  // Runtime, may still wake coroutines: a runtime sees only its own workers.
   bool detect_deadlock = true;
 
   // time_slice: how long a coroutine may keep its worker before the runtime
