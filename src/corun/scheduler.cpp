@@ -352,10 +352,10 @@ void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {
   }
 }
 
-// live_credit: the live count is Scheduler::live_ minus every worker's credit. A spawn on
-// a worker takes one unit of the worker's credit, fetching a batch from
-// live_ when there is none; an exit adds one to the credit of the worker it
-// ran on. So a busy worker touches the shared count once per batch, and the
+// live_credit: the live count is Scheduler::live_ minus every worker's
+// credit. A spawn on a worker takes one unit of the worker's credit,
+// fetching a batch from live_ when there is none; an exit adds one to the
+// credit of the worker it ran on. So a busy worker touches the shared count once per batch, and the
 // credits are returned (flush_live_credit) whenever a worker runs out of
 // work. live_ can reach zero only in that flush: while any worker holds
 // credit, live_ counts it. When every coroutine has finished, every worker
