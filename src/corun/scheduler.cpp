@@ -56,7 +56,7 @@
 // # Shared counters
 // Spawning and exiting touch no cache line that other workers write: ids
 // come from per-worker batches, the live count is kept as per-worker credit
-// against one shared counter (see live_credit below), recycled descriptors
+// against one shared counter (see count_spawn below), recycled descriptors
 // move between workers as whole chains. A counter every spawn and exit
 // updated was most of a spawn's cost at procs 2 and grew with procs.
 //
@@ -274,16 +274,7 @@ std::uint64_t Scheduler::spawn(Closure&& body) {
   Coroutine* g = new_coroutine(w);
   g->body = std::move(body);
   g->id = next_id(w);
-  if (w == nullptr) {
-    live_.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    std::int64_t credit = w->live_credit.load(std::memory_order_relaxed);
-    if (credit == 0) {
-      live_.fetch_add(kLiveCreditBatch, std::memory_order_relaxed);
-      credit = kLiveCreditBatch;
-    }
-    w->live_credit.store(credit - 1, std::memory_order_relaxed);
-  }
+  count_spawn(w);
   std::uint64_t id = g->id;
   if (trace_) {
     Coroutine* parent = w != nullptr && w->current != &w->g0 ? w->current : nullptr;
@@ -341,26 +332,10 @@ void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {
     g->stack = Stack{};
   }
   free_coroutine(w, g);
-  const std::int64_t credit = w.live_credit.load(std::memory_order_relaxed) + 1;
-  if (credit <= 2 * kLiveCreditBatch) {
-    w.live_credit.store(credit, std::memory_order_relaxed);
-  } else {
-    // Give back all but a batch; live_ stays above zero (it counts the
-    // batch kept).
-    w.live_credit.store(kLiveCreditBatch, std::memory_order_relaxed);
-    live_.fetch_sub(credit - kLiveCreditBatch, std::memory_order_relaxed);
-  }
+  count_exit(w);
 }
 
-// live_credit: the live count is Scheduler::live_ minus every worker's
-// credit. A spawn on a worker takes one unit of the worker's credit,
-// fetching a batch from live_ when there is none; an exit adds one to the
-// credit of the worker it ran on. So a busy worker touches the shared count once per batch, and the
-// credits are returned (flush_live_credit) whenever a worker runs out of
-// work. live_ can reach zero only in that flush: while any worker holds
-// credit, live_ counts it. When every coroutine has finished, every worker
-// finds no work and flushes, and the last flush takes live_ to zero and
-// wakes wait_all().
+// next_id(): a worker hands out ids from its own batch (Go's goidcache).
 std::uint64_t Scheduler::next_id(Worker* w) noexcept {
   if (w == nullptr) return next_id_.fetch_add(1, std::memory_order_relaxed);
   if (w->id_next == w->id_end) {
@@ -368,6 +343,40 @@ std::uint64_t Scheduler::next_id(Worker* w) noexcept {
     w->id_end = w->id_next + kIdBatch;
   }
   return w->id_next++;
+}
+
+// The live count is live_ minus every worker's live_credit. A spawn on a
+// worker takes one unit of the worker's credit, fetching a batch from live_
+// when there is none (count_spawn); an exit adds one to the credit of the
+// worker it ran on, giving back all but a batch when it has two
+// (count_exit). So a busy worker touches the shared count once per batch,
+// and it returns its credit (flush_live_credit) whenever it runs out of
+// work. live_ can reach zero only in that flush: while any worker holds
+// credit, live_ counts it. When every coroutine has finished, every worker
+// finds no work and flushes, and the last flush takes live_ to zero and
+// wakes wait_all().
+void Scheduler::count_spawn(Worker* w) noexcept {
+  if (w == nullptr) {
+    live_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::int64_t credit = w->live_credit.load(std::memory_order_relaxed);
+  if (credit == 0) {
+    live_.fetch_add(kLiveCreditBatch, std::memory_order_relaxed);
+    credit = kLiveCreditBatch;
+  }
+  w->live_credit.store(credit - 1, std::memory_order_relaxed);
+}
+
+void Scheduler::count_exit(Worker& w) noexcept {
+  const std::int64_t credit = w.live_credit.load(std::memory_order_relaxed) + 1;
+  if (credit <= 2 * kLiveCreditBatch) {
+    w.live_credit.store(credit, std::memory_order_relaxed);
+    return;
+  }
+  // live_ stays above zero: it still counts the batch kept.
+  w.live_credit.store(kLiveCreditBatch, std::memory_order_relaxed);
+  live_.fetch_sub(credit - kLiveCreditBatch, std::memory_order_relaxed);
 }
 
 void Scheduler::flush_live_credit(Worker& w) noexcept {

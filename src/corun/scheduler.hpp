@@ -83,7 +83,7 @@ class Worker {
   // Batches of shared counters, so that spawning and exiting touch no
   // cache line shared with other workers (Go's goidcache): ids handed out
   // from [id_next, id_end), and this worker's share of Scheduler::live_
-  // (see live_credit() in scheduler.cpp). Owner-written; live_credit is
+  // (see count_spawn() in scheduler.cpp). Owner-written; live_credit is
   // atomic only so that Runtime::live() may read it from elsewhere.
   std::uint64_t id_next = 0;
   std::uint64_t id_end = 0;
@@ -183,6 +183,8 @@ class Scheduler {
   void free_coroutine(Worker& w, Coroutine* g) noexcept;
   void on_exit(Worker& w, Coroutine* g) noexcept;
   std::uint64_t next_id(Worker* w) noexcept;
+  void count_spawn(Worker* w) noexcept;
+  void count_exit(Worker& w) noexcept;
   void flush_live_credit(Worker& w) noexcept;
   void live_sub(std::int64_t n) noexcept;
   void register_live(Coroutine* g, std::uint32_t shard) noexcept;

@@ -340,7 +340,7 @@ def main(argv):
             for p in problems[:40]:
                 print("  " + p)
         else:
-            sampled = f", every {SAMPLE_STRIDE}th of the corpus" if SAMPLE_STRIDE > 1 else ""
+            sampled = f", 1 in {SAMPLE_STRIDE} of the corpus" if SAMPLE_STRIDE > 1 else ""
             print(f"ok   {name}: {n} runs{sampled} ({took:.1f} s)")
     return 1 if failed else 0
 
