@@ -68,11 +68,24 @@
 // wait reason. A plain thread not blocked in corun could still wake a
 // coroutine, so without a blocked thread nothing is reported.
 //
+// # Waking
+// ready() is half of every hand-off, so it avoids locked instructions: its
+// waker took the coroutine off a wait queue, and until shutdown nobody else
+// writes a parked coroutine's state, so a plain store makes it runnable. The
+// one exception, shutdown's pinning of parked coroutines, is kept out with
+// an asymmetric fence (asymmetric_fence.hpp): the waker announces itself
+// and checks a flag with plain instructions; shutdown, once per runtime,
+// pays for both sides with a membarrier. See ready().
+//
 // # Shutdown
 // Destroying the runtime cancels parked coroutines: their cancel hook takes
 // them out of their wait queue, and they resume with corun::Cancelled thrown
-// from the blocking call, so their stacks unwind. Coroutines never started
-// are dropped. Workers stop when no coroutine is left.
+// from the blocking call, so their stacks unwind. A sweep from the
+// destroying thread cancels those parked already; a coroutine that parks
+// later is cancelled by its own worker right after it switches away (the
+// sweep alone could not catch coroutines that keep waking each other).
+// Coroutines never started are dropped. Workers stop when no coroutine is
+// left.
 #include "scheduler.hpp"
 
 #include <pthread.h>
@@ -88,6 +101,7 @@
 #include <thread>
 #include <typeinfo>
 
+#include "asymmetric_fence.hpp"
 #include "corun/errors.hpp"
 #include "corun/preempt.hpp"
 #include "fatal.hpp"
@@ -443,22 +457,42 @@ void Scheduler::cancel_parked() noexcept {
       }
     }
     shard.lock.unlock();
-    for (Coroutine* g : pinned) {
-      const bool removed =
-          g->cancel_fn != nullptr && !g->cancelled && g->cancel_fn(g, g->cancel_ctx);
-      g->state.store(CoState::kParked, std::memory_order_release);
-      if (removed) {
-        g->cancelled = true;
-        ready(g);
-      }
-    }
+    for (Coroutine* g : pinned) cancel_pinned(g);
     pinned.clear();
   }
+}
+
+// cancel_pinned(): g is pinned (kCancelling). Run its cancel hook, unpin it,
+// and if the hook took it off its wait queue, wake it to throw Cancelled (a
+// hook that found it gone lost to a waker, which wakes it instead).
+void Scheduler::cancel_pinned(Coroutine* g) noexcept {
+  const bool removed = g->cancel_fn != nullptr && !g->cancelled && g->cancel_fn(g, g->cancel_ctx);
+  // Marked before the unpin: the sweep and g's own worker may each pin g in
+  // turn, and the second must see that the first cancelled it.
+  if (removed) g->cancelled = true;
+  g->state.store(CoState::kParked, std::memory_order_release);
+  if (removed) ready(g);
+}
+
+// cancel_after_park(): a coroutine that parks during shutdown is cancelled
+// at once by its own worker, right after the switch. Left to the sweep alone
+// (every 2 ms, from another thread), coroutines that keep waking each other
+// took up to seconds to be caught parked and still queued: a channel
+// ping-pong pair is inside a hand-off nearly all the time. g is pinned while
+// the wait's lock is still held, so it is still queued and cannot have run
+// (and exited) meanwhile.
+void Scheduler::cancel_after_park(Coroutine* g, SpinLock& lock) noexcept {
+  CoState parked = CoState::kParked;
+  const bool pinned =
+      g->state.compare_exchange_strong(parked, CoState::kCancelling, std::memory_order_acq_rel);
+  lock.unlock();
+  if (pinned) cancel_pinned(g);  // (not pinned: the sweep has it)
 }
 
 void Scheduler::shutdown() {
   if (stopping_.load(std::memory_order_acquire)) return;
   shutting_down_.store(true, std::memory_order_seq_cst);
+  wait_for_fast_wakers();  // before cancel_parked() pins anything
   // Sweep until every coroutine has finished: unwinding code may block again.
   while (live_.load(std::memory_order_acquire) > 0) {
     cancel_parked();
@@ -515,26 +549,35 @@ void Scheduler::runq_put_slow(Worker& w, Coroutine* g) noexcept {
   global_.push_list(batch, n);
 }
 
+// ready() takes g out of kParked. Its waker took it off the wait queue, so
+// until shutdown nobody else writes g's state; shutdown's cancel_parked()
+// does, pinning g (kParked -> kCancelling) while it runs g's cancel hook,
+// whose context lives on g's stack: a waker must then wait for the pin to
+// end (leave_parked). A waker on a worker therefore announces itself in
+// `readying`, checks shutting_down_ and stores plainly; shutdown sets
+// shutting_down_, runs the heavy side of an asymmetric fence and waits out
+// announced wakers (wait_for_fast_wakers) before its first pin. Either the
+// waker sees shutting_down_ and takes the CAS path, or shutdown sees it
+// announced and waits. The CAS it saves was a fifth of a channel hand-off.
 void Scheduler::ready(Coroutine* g) noexcept {
-  // g leaves kParked with a CAS, as cancel_parked() does: if shutdown is
-  // running g's cancel hook, whose context lives on g's stack, wait for it.
-  for (CoState s = g->state.load(std::memory_order_relaxed);;) {
-    if (s == CoState::kCancelling) {
-      cpu_relax();
-      s = g->state.load(std::memory_order_relaxed);
-    } else if (g->state.compare_exchange_weak(s, CoState::kRunnable, std::memory_order_acq_rel,
-                                              std::memory_order_relaxed)) {
-      break;
-    }
-  }
   Worker* w = this_worker();
+  const bool on_worker = w != nullptr && &w->sched == this;
+  if (on_worker && fast_ready_) {
+    w->readying.store(true, std::memory_order_relaxed);
+    asymmetric_fence::light();
+    const bool plain = !shutting_down_.load(std::memory_order_relaxed);
+    if (plain) g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+    w->readying.store(false, std::memory_order_release);
+    if (!plain) leave_parked(g);
+  } else {
+    leave_parked(g);
+  }
   if (trace_) {
-    const bool on_worker = w != nullptr && &w->sched == this;
     const std::uint64_t by = on_worker && w->current != &w->g0 ? w->current->id : 0;
     trace_->record(on_worker ? w->index : -1,
                    {.coroutine = g->id, .arg = by, .kind = TraceKind::kUnblock});
   }
-  if (w != nullptr && &w->sched == this && !(chaos_ && chaos_roll(*w, 4))) {
+  if (on_worker && !(chaos_ && chaos_roll(*w, 4))) {
     runq_put(*w, g, /*next=*/true);
     if (config_.procs == 1) return;  // the only worker is this one, and busy
   } else {
@@ -542,6 +585,30 @@ void Scheduler::ready(Coroutine* g) noexcept {
     global_.push(g);
   }
   wakep();
+}
+
+// leave_parked() is ready()'s CAS path: kParked -> kRunnable, waiting while
+// cancel_parked() has g pinned.
+void Scheduler::leave_parked(Coroutine* g) noexcept {
+  for (CoState s = g->state.load(std::memory_order_relaxed);;) {
+    if (s == CoState::kCancelling) {
+      cpu_relax();
+      s = g->state.load(std::memory_order_relaxed);
+    } else if (g->state.compare_exchange_weak(s, CoState::kRunnable, std::memory_order_acq_rel,
+                                              std::memory_order_relaxed)) {
+      return;
+    }
+  }
+}
+
+// wait_for_fast_wakers(): after it, every ready() that took the plain path
+// has stored, and every later one sees shutting_down_ (see ready()).
+void Scheduler::wait_for_fast_wakers() noexcept {
+  if (!fast_ready_) return;
+  asymmetric_fence::heavy();
+  for (auto& w : workers_) {
+    while (w->readying.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
 }
 
 // pick_local() finds work without leaving the current stack: runnext, the
@@ -904,7 +971,11 @@ void Scheduler::run_post(Worker& w) noexcept {
       wakep();
       break;
     case PostSwitch::kUnlock:
-      p.lock->unlock();
+      if (shutting_down() && p.g->cancel_fn != nullptr) {
+        cancel_after_park(p.g, *p.lock);
+      } else {
+        p.lock->unlock();
+      }
       break;
     case PostSwitch::kExit:
       on_exit(w, p.g);
@@ -986,7 +1057,7 @@ void Scheduler::park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn canc
   g->cancel_ctx = ctx;
   // Release: cancel_parked() reads cancel_fn/ctx after its CAS on state.
   g->state.store(CoState::kParked, std::memory_order_release);
-  w.post = PostSwitch{PostSwitch::kUnlock, nullptr, &lock};
+  w.post = PostSwitch{PostSwitch::kUnlock, g, &lock};
   Coroutine* next = pick_next(w);
   switch_to(w, g, next != nullptr ? next : &w.g0);
   run_post(*this_worker());

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "asymmetric_fence.hpp"
 #include "coroutine.hpp"
 #include "corun/config.hpp"
 #include "descriptor_depot.hpp"
@@ -79,6 +80,10 @@ class Worker {
   std::atomic<bool> running{false};           // a coroutine (not g0) runs
   std::atomic<bool>* preempt_flag = nullptr;  // this thread's t_preempt_requested
   pthread_t os_thread{};
+
+  // Set while ready() runs its plain path on this worker (owner-written,
+  // read by shutdown: see Scheduler::ready()).
+  std::atomic<bool> readying{false};
 
   // Batches of shared counters, so that spawning and exiting touch no
   // cache line shared with other workers (Go's goidcache): ids handed out
@@ -170,6 +175,8 @@ class Scheduler {
   void runq_put(Worker& w, Coroutine* g, bool next) noexcept;
   Coroutine* swap_runnext(Worker& w, Coroutine* g) noexcept;
   void runq_put_slow(Worker& w, Coroutine* g) noexcept;
+  void leave_parked(Coroutine* g) noexcept;
+  void wait_for_fast_wakers() noexcept;
   bool any_work_visible() const noexcept;
   bool any_timer_pending() const noexcept;
   std::int64_t earliest_timer() const noexcept;
@@ -190,6 +197,8 @@ class Scheduler {
   void register_live(Coroutine* g, std::uint32_t shard) noexcept;
   void unregister_live(Coroutine* g) noexcept;
   void cancel_parked() noexcept;
+  void cancel_pinned(Coroutine* g) noexcept;
+  void cancel_after_park(Coroutine* g, SpinLock& lock) noexcept;
   bool chaos_roll(Worker& w, std::uint32_t one_in) noexcept;
   void chaos_delay(Worker& w) noexcept;
   void trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept;
@@ -211,6 +220,8 @@ class Scheduler {
   // chaos_: CORUN_CHAOS=<seed> in the environment injects random delays and
   // scheduling decisions at scheduling points, to shake out races.
   bool chaos_ = false;
+  // fast_ready_: ready() on a worker may skip its CAS (asymmetric fence).
+  const bool fast_ready_ = asymmetric_fence::available();
   std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
   std::unique_ptr<Monitor> monitor_;      // null when time_slice is zero
 

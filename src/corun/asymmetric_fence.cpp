@@ -1,0 +1,37 @@
+// asymmetric_fence.cpp: see asymmetric_fence.hpp.
+#include "asymmetric_fence.hpp"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fatal.hpp"
+
+namespace corun::detail::asymmetric_fence {
+
+namespace {
+
+long membarrier(int cmd) noexcept { return syscall(__NR_membarrier, cmd, 0u, 0); }
+
+bool register_process() noexcept {
+  const long supported = membarrier(MEMBARRIER_CMD_QUERY);
+  if (supported < 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+  return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+}  // namespace
+
+bool available() noexcept {
+  static const bool registered = register_process();
+  return registered;
+}
+
+void heavy() noexcept {
+  // Registered, it cannot fail (the kernel checks only the command and the
+  // registration): a failure would void the callers' proof.
+  if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
+    fatal("membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration");
+  }
+}
+
+}  // namespace corun::detail::asymmetric_fence
