@@ -78,6 +78,35 @@ TEST_P(RuntimeScheduler, AllProcsRunInParallelWhenSpawnedInside) {
   EXPECT_EQ(counter.load(), kRounds * n);
 }
 
+// A coroutine made runnable by one that then keeps its worker (spinning,
+// never switching, with preemption off) lands in that worker's runnext; an
+// idle worker takes it from there, so it runs elsewhere at once rather than
+// when the spinner stops. (Thieves take runnext only from a worker that has
+// not switched for a moment: one that switches runs it itself.)
+TEST_P(RuntimeScheduler, RunnextIsStolenFromAWorkerThatKeepsRunning) {
+  if (procs() < 2) GTEST_SKIP() << "needs a second worker";
+  Watchdog dog("a coroutine readied by a spinning one was never stolen");
+  corun::Runtime rt({.procs = procs(), .time_slice = std::chrono::nanoseconds::zero()});
+  std::atomic<bool> ran{false};
+  std::atomic<int> spinner_worker{-1}, readied_worker{-1};
+  corun::WaitGroup wg;
+  wg.add(1);
+  rt.go([&] {
+    spinner_worker.store(corun::this_coroutine::worker());
+    corun::go([&] {
+      readied_worker.store(corun::this_coroutine::worker());
+      ran.store(true);
+    });
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!ran.load() && std::chrono::steady_clock::now() < give_up) {
+    }
+    wg.done();
+  });
+  wg.wait();
+  ASSERT_TRUE(ran.load()) << "the readied coroutine waited for its waker to stop";
+  EXPECT_NE(readied_worker.load(), spinner_worker.load());
+}
+
 // Go's TestYieldProgress: a coroutine spinning on yield() does not starve
 // the one it waits for, even on one worker.
 TEST_P(RuntimeScheduler, YieldLetsOthersProgress) {

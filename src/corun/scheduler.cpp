@@ -36,7 +36,9 @@
 // An idle worker (find_runnable) tries, in order: runnext, local ring,
 // global queue, expired timers, then steals: 4 passes over all workers in
 // random order, taking half of a victim's ring, expired timers of the victim,
-// and on the last pass its runnext. A worker doing that is "spinning".
+// and on the last pass its runnext, if the victim has not switched during a
+// short grace (it would have run it itself). A worker doing that is
+// "spinning".
 //   I1: at most half of the busy workers spin (2*spinning <= busy), so idle
 //       workers do not burn the CPUs that busy ones need.
 //   I2: when work is made runnable and no worker spins, an idle worker is
@@ -745,8 +747,15 @@ Coroutine* Scheduler::steal_from(Worker& w, Worker& victim, bool take_runnext) n
   if (!take_runnext) return nullptr;
   Coroutine* g = victim.runnext.load(std::memory_order_acquire);
   if (g == nullptr) return nullptr;
-  // The victim is probably about to run it: give it a moment.
+  // The victim is probably about to run it: give it a moment. If it has
+  // switched meanwhile, it did run it, and whatever the slot holds now was
+  // readied since: a pair handing off through the slot (a channel
+  // ping-pong) comes back to the same few coroutines, and taking one would
+  // split the pair across workers. Take it only from a victim that has
+  // kept running one coroutine all along.
+  const std::uint64_t switches = victim.switches.load(std::memory_order_relaxed);
   std::this_thread::sleep_for(kRunnextGrace);
+  if (victim.switches.load(std::memory_order_relaxed) != switches) return nullptr;
   if (victim.runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
   return nullptr;
 }
