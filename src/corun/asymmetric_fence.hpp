@@ -21,7 +21,8 @@
 namespace corun::detail::asymmetric_fence {
 
 // available() registers the process for expedited membarrier on first call;
-// false when the kernel (older than 4.14, or a sandbox) refuses.
+// false when the kernel (older than 4.14, or a sandbox) refuses, or when
+// CORUN_NO_MEMBARRIER is set (to 1 or anything but 0) in the environment.
 bool available() noexcept;
 
 // light(): the frequent side. Orders nothing in hardware: heavy() does.
