@@ -136,9 +136,11 @@ def case_concurrent_json():
         check(all(b - a >= 19 for a, b in zip(times, times[1:])), f"{task}: {times}")
     check(doc["workers_used"] == [0], doc["workers_used"])
     check(doc["slept_ms"] == 400, doc["slept_ms"])
-    # Concurrency: 400 ms of sleeps in about 100 ms on one worker.
-    check(100 <= doc["wall_ms"] < 0.6 * doc["slept_ms"], f"wall_ms {doc['wall_ms']}")
-    check(doc["overlap"] > 1.6, doc["overlap"])
+    # Concurrency: 400 ms of sleeps in about 100 ms on one worker. Run one
+    # after the other they would take 400 ms: anything well below proves the
+    # overlap (bounds generous for sanitizer builds on a loaded machine).
+    check(100 <= doc["wall_ms"] < 0.8 * doc["slept_ms"], f"wall_ms {doc['wall_ms']}")
+    check(doc["overlap"] > 1.25, doc["overlap"])
     check(doc["interrupted"] is False, doc)
     check("overlapped (concurrency)" in doc["summary"], doc["summary"])
     ids = {t["task"]: t["coroutine"] for t in doc["task_list"]}
