@@ -309,6 +309,30 @@ TEST_P(FaultDeathTest, OverflowByOneBigFrameIsReported) {
               ExitedWithCode(2), ContainsRegex("stack overflow in coroutine [1-9][0-9]*"));
 }
 
+// Slabs of stacks grow (64 stacks, then 128, 256, ...): a stack from a later,
+// bigger slab is guarded as well as one from the first.
+TEST_P(FaultDeathTest, OverflowInALaterSlabIsReported) {
+  if (corun::test::kSanitized) GTEST_SKIP() << "ASan reports the overflow itself";
+  const int procs = this->procs();
+  EXPECT_EXIT(corun::run({.procs = procs, .stack_size = 64 * 1024},
+                         [] {
+                           // 1,000 parked coroutines fill the first four slabs.
+                           corun::WaitGroup park, parked;
+                           park.add(1);
+                           parked.add(1000);
+                           for (int i = 0; i < 1000; ++i) {
+                             corun::go([&] {
+                               parked.done();
+                               park.wait();
+                             });
+                           }
+                           parked.wait();
+                           corun::go([] { big_frame(200 * 1024); });
+                           corun::this_coroutine::sleep_for(std::chrono::hours(1));
+                         }),
+              ExitedWithCode(2), ContainsRegex("stack overflow in coroutine [1-9][0-9]*"));
+}
+
 // ---------------------------------------------------------------------------
 // Deadlock
 

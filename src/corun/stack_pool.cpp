@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -22,8 +23,18 @@ namespace corun::detail {
 
 namespace {
 
-// Stacks per slab: 256 keeps a million stacks at ~4k mappings.
-constexpr std::size_t kStacksPerSlab = 256;
+// Slabs grow geometrically, from kFirstSlabStacks stacks to kMaxSlabBytes
+// (about 4,000 stacks of 256 KiB: a million stacks stay at ~250 mappings),
+// and each starts on a kSlabAlignment boundary. Both keep the page-table
+// writes that installing guards makes away from the page tables of stacks
+// in use: a slab's guards are installed in one burst, into page-table pages
+// of its own. Installed in small slabs next to each other, the bursts made a
+// shadow-paging hypervisor drop its mappings of nearby, recently touched
+// stacks, and each of those faulted again (~10 us) on its next access
+// (README, "Performance").
+constexpr std::size_t kFirstSlabStacks = 64;
+constexpr std::size_t kMaxSlabBytes = std::size_t{1} << 30;
+constexpr std::size_t kSlabAlignment = std::size_t{1} << 30;  // one page directory (x86-64)
 
 // Guards made with mprotect split mappings (+2 each); stop well below the
 // default vm.max_map_count of 65530 to leave room for the program's own.
@@ -49,52 +60,77 @@ bool Stack::in_guard(const void* addr) const noexcept {
 }
 
 StackPool::StackPool(std::size_t stack_size)
-    : stack_size_((stack_size + page_size() - 1) / page_size() * page_size()) {}
+    : stack_size_((stack_size + page_size() - 1) / page_size() * page_size()),
+      next_slab_stacks_(std::clamp<std::size_t>(kMaxSlabBytes / (stack_size_ + page_size()), 1,
+                                                kFirstSlabStacks)) {}
 
 StackPool::~StackPool() {
   for (auto& [addr, len] : slabs_) munmap(addr, len);
 }
 
+namespace {
+
+// reserve_slab() maps `len` bytes starting on a kSlabAlignment boundary
+// (unaligned when the address space has no room for the alignment slack);
+// null when there is no room at all.
+void* reserve_slab(std::size_t len) noexcept {
+  constexpr int kProt = PROT_READ | PROT_WRITE;
+  constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  void* raw = mmap(nullptr, len + kSlabAlignment, kProt, kFlags, -1, 0);
+  if (raw == MAP_FAILED) {
+    void* mem = mmap(nullptr, len, kProt, kFlags, -1, 0);
+    return mem == MAP_FAILED ? nullptr : mem;
+  }
+  auto* begin = static_cast<char*>(raw);
+  auto* aligned = reinterpret_cast<char*>(
+      (reinterpret_cast<std::uintptr_t>(begin) + kSlabAlignment - 1) & ~(kSlabAlignment - 1));
+  if (aligned != begin) munmap(begin, static_cast<std::size_t>(aligned - begin));
+  const std::size_t tail = static_cast<std::size_t>(begin + len + kSlabAlignment - (aligned + len));
+  if (tail != 0) munmap(aligned + len, tail);
+  return aligned;
+}
+
+}  // namespace
+
 void StackPool::add_slab_locked() {
   const std::size_t page = page_size();
   const std::size_t stride = stack_size_ + page;
-  const std::size_t len = stride * kStacksPerSlab;
-  void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mem == MAP_FAILED) {
+  const std::size_t count = next_slab_stacks_;
+  const std::size_t len = stride * count;
+  void* mem = reserve_slab(len);
+  if (mem == nullptr) {
     fatal(
         "out of memory for coroutine stacks: mmap of %zu MiB failed (%s); %zu stacks of "
         "%zu KiB exist; use a smaller Config::stack_size or fewer coroutines",
-        len >> 20, std::strerror(errno), slabs_.size() * kStacksPerSlab, stack_size_ >> 10);
+        len >> 20, std::strerror(errno), stacks_made_, stack_size_ >> 10);
   }
   slabs_.emplace_back(mem, len);
+  stacks_made_ += count;
+  next_slab_stacks_ = std::max<std::size_t>(1, std::min(2 * count, kMaxSlabBytes / stride));
   auto* slab = static_cast<char*>(mem);
-  free_.reserve(free_.size() + kStacksPerSlab);
-  for (std::size_t i = kStacksPerSlab; i-- > 0;) {
-    char* guard = slab + i * stride;
-    Stack s{guard + page, static_cast<std::uint32_t>(stack_size_), false};
-    int works = g_madvise_guard_works.load(std::memory_order_relaxed);
-    if (works != 0) {
-      bool ok = madvise(guard, page, MADV_GUARD_INSTALL) == 0;
-      if (works < 0) g_madvise_guard_works.store(ok ? 1 : 0, std::memory_order_relaxed);
-      s.guarded = ok;
-    }
-    if (!s.guarded && mprotect_guards_ < kMaxMprotectGuards &&
-        mprotect(guard, page, PROT_NONE) == 0) {
-      ++mprotect_guards_;
-      s.guarded = true;
-    }
-    if (!s.guarded) std::memcpy(s.base, &Stack::kCanary, sizeof Stack::kCanary);
+  free_.reserve(free_.size() + count);
+  for (std::size_t i = count; i-- > 0;) {
+    Stack s{slab + i * stride + page, static_cast<std::uint32_t>(stack_size_)};
+    install_guard_locked(s);
     free_.push_back(s);
   }
 }
 
-Stack StackPool::allocate() {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (free_.empty()) add_slab_locked();
-  Stack s = free_.back();
-  free_.pop_back();
-  return s;
+void StackPool::install_guard_locked(Stack& s) {
+  const std::size_t page = page_size();
+  char* guard = s.base - page;
+  const int works = g_madvise_guard_works.load(std::memory_order_relaxed);
+  if (works != 0) {
+    s.guarded = madvise(guard, page, MADV_GUARD_INSTALL) == 0;
+    if (works < 0) g_madvise_guard_works.store(s.guarded ? 1 : 0, std::memory_order_relaxed);
+    if (s.guarded) return;
+  }
+  if (mprotect_guards_ < kMaxMprotectGuards && mprotect(guard, page, PROT_NONE) == 0) {
+    ++mprotect_guards_;
+    s.guarded = true;
+    return;
+  }
+  std::memcpy(s.base, &Stack::kCanary, sizeof Stack::kCanary);
 }
 
 void StackPool::allocate_batch(std::vector<Stack>& out, std::size_t count) {

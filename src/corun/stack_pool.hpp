@@ -1,7 +1,8 @@
 // stack_pool.hpp: StackPool, where coroutine stacks come from.
 //
-// Stacks are carved out of large anonymous mappings ("slabs") reserved with
-// MAP_NORESERVE: only pages a coroutine touches cost memory. A slab is one
+// Stacks are carved out of large anonymous mappings ("slabs", growing from
+// 64 stacks to 1 GiB each) reserved with MAP_NORESERVE: only pages a
+// coroutine touches cost memory. A slab is one
 // memory mapping for many stacks, so a million stacks stay far below the
 // kernel's vm.max_map_count (65530 by default), which one mapping per stack
 // would hit at ~32k. Below each stack sits a guard page:
@@ -47,12 +48,10 @@ class StackPool {
   StackPool(const StackPool&) = delete;
   StackPool& operator=(const StackPool&) = delete;
 
-  // allocate() returns a stack; on exhausted memory it ends the program with
-  // a clear fatal error (it runs inside the scheduler, where no caller could
+  // allocate_batch()/release_batch() move stacks in bulk for per-worker
+  // caches. On exhausted memory allocate_batch() ends the program with a
+  // clear fatal error (it runs inside the scheduler, where no caller could
   // handle an exception).
-  Stack allocate();
-
-  // allocate_batch()/release_batch() move stacks in bulk for per-worker caches.
   void allocate_batch(std::vector<Stack>& out, std::size_t count);
   void release_batch(std::vector<Stack>& in, std::size_t keep);
 
@@ -68,12 +67,15 @@ class StackPool {
 
  private:
   void add_slab_locked();
+  void install_guard_locked(Stack& s);
 
   const std::size_t stack_size_;
   std::mutex mu_;
   std::vector<Stack> free_;                           // guarded by mu_
   std::vector<std::pair<void*, std::size_t>> slabs_;  // guarded by mu_
   std::size_t mprotect_guards_ = 0;                   // guarded by mu_
+  std::size_t stacks_made_ = 0;                       // guarded by mu_
+  std::size_t next_slab_stacks_;                      // guarded by mu_
 };
 
 }  // namespace corun::detail
