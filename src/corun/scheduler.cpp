@@ -452,16 +452,18 @@ void Scheduler::cancel_parked() noexcept {
       // on (and return from its wait) before the hook is done: ready() waits
       // for kCancelling to end. A pinned g cannot run, so it cannot finish
       // and leave the shard either.
-      CoState parked = CoState::kParked;
-      if (g->state.compare_exchange_strong(parked, CoState::kCancelling,
-                                           std::memory_order_acq_rel)) {
-        pinned.push_back(g);
-      }
+      if (try_pin(g)) pinned.push_back(g);
     }
     shard.lock.unlock();
     for (Coroutine* g : pinned) cancel_pinned(g);
     pinned.clear();
   }
+}
+
+// try_pin(): g goes kParked -> kCancelling; false when it is not parked.
+bool Scheduler::try_pin(Coroutine* g) noexcept {
+  CoState parked = CoState::kParked;
+  return g->state.compare_exchange_strong(parked, CoState::kCancelling, std::memory_order_acq_rel);
 }
 
 // cancel_pinned(): g is pinned (kCancelling). Run its cancel hook, unpin it,
@@ -484,9 +486,7 @@ void Scheduler::cancel_pinned(Coroutine* g) noexcept {
 // the wait's lock is still held, so it is still queued and cannot have run
 // (and exited) meanwhile.
 void Scheduler::cancel_after_park(Coroutine* g, SpinLock& lock) noexcept {
-  CoState parked = CoState::kParked;
-  const bool pinned =
-      g->state.compare_exchange_strong(parked, CoState::kCancelling, std::memory_order_acq_rel);
+  const bool pinned = try_pin(g);
   lock.unlock();
   if (pinned) cancel_pinned(g);  // (not pinned: the sweep has it)
 }

@@ -197,6 +197,7 @@ class Scheduler {
   void register_live(Coroutine* g, std::uint32_t shard) noexcept;
   void unregister_live(Coroutine* g) noexcept;
   void cancel_parked() noexcept;
+  static bool try_pin(Coroutine* g) noexcept;
   void cancel_pinned(Coroutine* g) noexcept;
   void cancel_after_park(Coroutine* g, SpinLock& lock) noexcept;
   bool chaos_roll(Worker& w, std::uint32_t one_in) noexcept;
