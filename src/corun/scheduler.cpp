@@ -899,7 +899,6 @@ void Scheduler::prepare_first_run(Worker& w, Coroutine* g) {
   if (w.stack_cache.empty()) stacks_.allocate_batch(w.stack_cache, 16);
   g->stack = w.stack_cache.back();
   w.stack_cache.pop_back();
-  StackPool::first_use(g->stack);
   context_make(g->ctx, g->stack.base, g->stack.size, &Scheduler::coroutine_entry, g);
   g->started = true;
   sanitizer::fiber_created(g);

@@ -11,12 +11,17 @@
 //   - beyond that, a canary word at the stack's lowest address, checked each
 //     time the coroutine is switched out.
 // An overflow is always reported (see fatal.hpp), never silent corruption.
+// Guards, and the commit of a stack's top page when it is handed out, are
+// given for many stacks in one process_madvise() call where the kernel
+// takes that (Linux >= 6.15), one madvise() per stack elsewhere.
+// tests/old_kernel runs the tests that cover all this as an older kernel.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace corun::detail {
@@ -49,18 +54,13 @@ class StackPool {
   StackPool& operator=(const StackPool&) = delete;
 
   // allocate_batch()/release_batch() move stacks in bulk for per-worker
-  // caches. On exhausted memory allocate_batch() ends the program with a
-  // clear fatal error (it runs inside the scheduler, where no caller could
-  // handle an exception).
+  // caches. allocate_batch() hands out stacks ready to run: a never-used
+  // one has its top page committed, where nearly every coroutine's frames
+  // fit. On exhausted memory it ends the program with a clear fatal error
+  // (it runs inside the scheduler, where no caller could handle an
+  // exception).
   void allocate_batch(std::vector<Stack>& out, std::size_t count);
   void release_batch(std::vector<Stack>& in, std::size_t keep);
-
-  // first_use() readies a stack for the coroutine about to run on it: a
-  // never-used stack gets its top page committed in one madvise call
-  // (MADV_POPULATE_WRITE) instead of a page fault on first touch. Nearly
-  // every coroutine touches only that page, and on a virtual machine a
-  // fault can cost six times the call (README, "Performance").
-  static void first_use(Stack& s) noexcept;
 
   std::size_t stack_size() const noexcept { return stack_size_; }
   static std::size_t page_size() noexcept;
@@ -68,6 +68,8 @@ class StackPool {
  private:
   void add_slab_locked();
   void install_guard_locked(Stack& s);
+  void install_guards_locked(std::span<Stack> stacks);
+  static void commit_tops(std::span<Stack> stacks) noexcept;
 
   const std::size_t stack_size_;
   std::mutex mu_;
