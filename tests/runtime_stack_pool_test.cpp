@@ -11,15 +11,9 @@
 #include <vector>
 
 #include "corun/config.hpp"
+#include "corun/linux_advice.hpp"
 #include "corun/stack_pool.hpp"
 #include "test_support.hpp"
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 namespace {
 
@@ -48,7 +42,8 @@ bool resident(const void* addr) {
 }
 
 TEST(RuntimeStackPool, HandedOutStacksHaveOnlyTheirTopPageCommitted) {
-  if (!kernel_takes(MADV_POPULATE_WRITE)) GTEST_SKIP() << "no MADV_POPULATE_WRITE (Linux < 5.14)";
+  if (!kernel_takes(corun::detail::linux_advice::kPopulateWrite))
+    GTEST_SKIP() << "no MADV_POPULATE_WRITE (Linux < 5.14)";
   StackPool pool(kStackSize);
   std::vector<Stack> stacks;
   pool.allocate_batch(stacks, 16);
@@ -91,7 +86,7 @@ TEST(RuntimeStackPool, EveryStackIsGuardedOrHasACanary) {
       ASSERT_FALSE(s.overflowed()) << "canary of the stack at " << s.base;
     }
   }
-  if (kernel_takes(MADV_GUARD_INSTALL)) {
+  if (kernel_takes(corun::detail::linux_advice::kGuardInstall)) {
     EXPECT_EQ(guarded, kStacks);
   } else {
     EXPECT_EQ(guarded, 16u * 1024) << "mprotect guards, up to the budget";

@@ -14,13 +14,7 @@
 #include <span>
 
 #include "fatal.hpp"
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
+#include "linux_advice.hpp"
 
 namespace corun::detail {
 
@@ -47,11 +41,10 @@ std::atomic<int> g_madvise_guard_works{-1};    // -1 unknown, 0 no, 1 yes
 std::atomic<bool> g_populate_works{true};      // false once the kernel said EINVAL
 std::atomic<bool> g_batch_advice_works{true};  // false once process_madvise() failed
 
-// kPidfdSelfProcess: the calling process, for process_madvise() (Linux >=
-// 6.15's PIDFD_SELF_THREAD_GROUP; older kernels say EBADF, and the advice
-// is then given one range at a time). No file descriptor to keep, and
-// after fork() it means the child.
-constexpr int kPidfdSelfProcess = -10001;
+using linux_advice::kGuardInstall;
+using linux_advice::kPidfdSelfProcess;
+using linux_advice::kPopulateWrite;
+
 // kBatchMax: pages per process_madvise() call. Small, since the callers may
 // run on a coroutine's stack; 64 already makes the call's cost per page
 // negligible.
@@ -84,12 +77,11 @@ bool advise_pages(std::span<char* const> pages, int advice) noexcept {
 // call a page; before Linux 5.14 (EINVAL) not at all: the fault does it.
 void commit_pages(std::span<char* const> pages) noexcept {
   if (!g_populate_works.load(std::memory_order_relaxed)) return;
-  if (g_batch_advice_works.load(std::memory_order_relaxed) &&
-      advise_pages(pages, MADV_POPULATE_WRITE)) {
+  if (g_batch_advice_works.load(std::memory_order_relaxed) && advise_pages(pages, kPopulateWrite)) {
     return;
   }
   for (char* p : pages) {
-    if (madvise(p, StackPool::page_size(), MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
+    if (madvise(p, StackPool::page_size(), kPopulateWrite) != 0 && errno == EINVAL) {
       g_populate_works.store(false, std::memory_order_relaxed);
       return;
     }
@@ -180,7 +172,7 @@ void StackPool::install_guards_locked(std::span<Stack> stacks) {
     std::vector<char*> guards;
     guards.reserve(stacks.size());
     for (const Stack& s : stacks) guards.push_back(s.base - page);
-    if (advise_pages(guards, MADV_GUARD_INSTALL)) {
+    if (advise_pages(guards, kGuardInstall)) {
       g_madvise_guard_works.store(1, std::memory_order_relaxed);
       for (Stack& s : stacks) s.guarded = true;
       return;
@@ -195,7 +187,7 @@ void StackPool::install_guard_locked(Stack& s) {
   char* guard = s.base - page;
   const int works = g_madvise_guard_works.load(std::memory_order_relaxed);
   if (works != 0) {
-    s.guarded = madvise(guard, page, MADV_GUARD_INSTALL) == 0;
+    s.guarded = madvise(guard, page, kGuardInstall) == 0;
     if (works < 0) g_madvise_guard_works.store(s.guarded ? 1 : 0, std::memory_order_relaxed);
     if (s.guarded) return;
   }
@@ -221,11 +213,10 @@ void StackPool::allocate_batch(std::vector<Stack>& out, std::size_t count) {
 }
 
 // commit_tops() commits the top page of each never-used stack, where nearly
-// every coroutine's frames fit, in one process_madvise() call
-// (MADV_POPULATE_WRITE) instead of one fault per stack: on a virtual
-// machine a first-touch fault costs twice what the commit and the later
-// touch cost together (README, "Performance"). Where the kernel takes no
-// batch, one madvise() per stack; before Linux 5.14 (EINVAL) the fault.
+// every coroutine's frames fit, kBatchMax pages a call (commit_pages)
+// instead of one fault per stack: on a virtual machine a first-touch fault
+// costs twice what the commit and the later touch cost together (README,
+// "Performance").
 void StackPool::commit_tops(std::span<Stack> stacks) noexcept {
   const std::size_t page = page_size();
   char* tops[kBatchMax];
