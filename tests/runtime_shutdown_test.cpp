@@ -81,6 +81,42 @@ TEST_P(RuntimeShutdown, CancelsWaitGroupWaiters) {
   EXPECT_EQ(never.count(), 1);
 }
 
+// A WaitGroup outlives the runtime whose coroutine waited on it: the cancelled
+// waiter is no longer counted as queued, so a later round hands out no
+// spurious pass. At procs 1, so that the round-one waiter is queued before
+// the done() that releases it (a pass then would be legitimate). Round two
+// has no done(): its waiter must block, and the runtime reports the
+// deadlock; had it been let through, the process would exit normally.
+TEST(RuntimeShutdownDeathTest, CancelledWaitGroupWaiterLeavesNoPassBehind) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto reuse_after_cancel = [] {
+    corun::WaitGroup wg;
+    wg.add(1);
+    {
+      corun::Runtime rt({.procs = 1});
+      corun::WaitGroup started;
+      started.add(1);
+      rt.go([&] {
+        started.done();
+        wg.wait();
+      });
+      started.wait();
+    }  // cancels the waiter
+    corun::Runtime rt({.procs = 1});
+    corun::WaitGroup finished;
+    finished.add(1);
+    rt.go([&] {
+      corun::go([&] { wg.done(); });  // runs once this coroutine is queued in wait()
+      wg.wait();
+      wg.add(1);
+      wg.wait();  // nobody calls done()
+      finished.done();
+    });
+    finished.wait();
+  };
+  EXPECT_DEATH(reuse_after_cancel(), "all coroutines are asleep - deadlock!");
+}
+
 // One coroutine holds the Mutex and sleeps; the rest queue on the lock.
 // Shutdown cancels both kinds of wait; the holder's lock_guard unlocks as it
 // unwinds, and the Mutex ends up free.

@@ -39,6 +39,7 @@ class WaitGroup {
   std::atomic<std::uint64_t> state_{0};
   detail::SpinLock lock_;
   Waiter* waiters_ = nullptr;  // guarded by lock_
+  std::uint32_t queued_ = 0;   // guarded by lock_: the length of waiters_
   std::uint32_t passes_ = 0;   // guarded by lock_: released waiters not yet queued
 };
 

@@ -54,9 +54,8 @@ void WaitGroup::release_waiters() noexcept {
       static_cast<std::uint32_t>(state_.load(std::memory_order_relaxed) & kWaiterMask);
   Waiter* w = waiters_;
   waiters_ = nullptr;
-  std::uint32_t queued = 0;
-  for (Waiter* q = w; q != nullptr; q = q->next) ++queued;
-  passes_ += counted - queued;
+  passes_ += counted - queued_;  // kept as they queue: no walk under lock_
+  queued_ = 0;
   state_.fetch_sub(counted, std::memory_order_acq_rel);
   lock_.unlock();
   // The WaitGroup may be gone from here on: only the waiters' own nodes are
@@ -84,6 +83,7 @@ void WaitGroup::wait() {
   me.next = waiters_;
   if (waiters_ != nullptr) waiters_->prev = &me;
   waiters_ = &me;
+  ++queued_;
   detail::park(lock_, detail::WaitReason::kWaitGroup, &WaitGroup::cancel_wait, this);
 }
 
@@ -99,6 +99,7 @@ bool WaitGroup::cancel_wait(detail::Coroutine* who, void* self) noexcept {
       wg->waiters_ = w->next;
     }
     if (w->next != nullptr) w->next->prev = w->prev;
+    --wg->queued_;
     wg->state_.fetch_sub(1, std::memory_order_acq_rel);  // no longer a waiter
   }
   wg->lock_.unlock();
