@@ -221,17 +221,18 @@ void StackPool::commit_tops(std::span<Stack> stacks) noexcept {
   const std::size_t page = page_size();
   char* tops[kBatchMax];
   std::size_t n = 0;
-  for (std::size_t i = 0; i < stacks.size(); ++i) {
-    if (!stacks[i].used) {
-      stacks[i].used = true;
-      tops[n++] = stacks[i].top() - page;
-    }
-    if (n == kBatchMax || (n > 0 && i + 1 == stacks.size())) {
+  for (Stack& s : stacks) {
+    if (s.used) continue;
+    s.used = true;
+    tops[n++] = s.top() - page;
+    if (n == kBatchMax) {
       commit_pages(std::span<char* const>(tops, n));
       n = 0;
     }
   }
+  if (n > 0) commit_pages(std::span<char* const>(tops, n));
 }
+
 void StackPool::release_batch(std::vector<Stack>& in, std::size_t keep) {
   std::lock_guard<std::mutex> lk(mu_);
   while (in.size() > keep) {

@@ -30,7 +30,7 @@ struct Stack {
   char* base = nullptr;    // lowest usable address; the guard page lies below
   std::uint32_t size = 0;  // bytes (at most Config::kMaxStackSize, 1 GiB)
   bool guarded = false;    // false: protected by the canary only
-  bool used = false;       // has run a coroutine (its top page is resident)
+  bool used = false;       // handed out before (its top page is committed)
 
   char* top() const noexcept { return base + size; }
   // overflowed(): the canary at the bottom is gone (unguarded stacks only;
