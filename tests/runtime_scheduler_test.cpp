@@ -3,8 +3,11 @@
 // state.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -105,6 +108,95 @@ TEST_P(RuntimeScheduler, RunnextIsStolenFromAWorkerThatKeepsRunning) {
   wg.wait();
   ASSERT_TRUE(ran.load()) << "the readied coroutine waited for its waker to stop";
   EXPECT_NE(readied_worker.load(), spinner_worker.load());
+}
+
+// Thieves take runnext while its owner keeps swapping it with plain
+// instructions: each spawn puts the new coroutine in runnext and moves the
+// one it held to the ring, and between spawns the owner keeps its worker
+// for 0 to 300 us without switching, so thieves past their grace take the
+// slot as the next spawn swaps it (CORUN_CHAOS widens the owner's window).
+// Every coroutine must run exactly once.
+TEST_P(RuntimeScheduler, RunnextTakenWhileItsOwnerSwapsItRunsEveryCoroutineOnce) {
+  if (procs() < 2) GTEST_SKIP() << "needs a second worker";
+  Watchdog dog("spawns raced by runnext thieves never all ran");
+  const int n = static_cast<int>(scaled(3000, 600));
+  setenv("CORUN_CHAOS", "11", 1);
+  corun::Runtime rt({.procs = procs(), .time_slice = std::chrono::nanoseconds::zero()});
+  unsetenv("CORUN_CHAOS");
+  std::vector<std::atomic<int>> runs(static_cast<std::size_t>(n));
+  std::atomic<int> elsewhere{0};
+  corun::WaitGroup wg;
+  wg.add(n);
+  rt.go([&] {
+    const int spawner = corun::this_coroutine::worker();
+    std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < n; ++i) {
+      corun::go([&, i, spawner] {
+        runs[static_cast<std::size_t>(i)].fetch_add(1);
+        if (corun::this_coroutine::worker() != spawner) elsewhere.fetch_add(1);
+        wg.done();
+      });
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(x % 300);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+  });
+  wg.wait();
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(runs[static_cast<std::size_t>(i)].load(), 1) << "coroutine " << i;
+  }
+  EXPECT_GT(elsewhere.load(), 0) << "no coroutine was taken by another worker";
+}
+
+// A wake-up lost to the race of I3 (work a worker queues for itself,
+// published without a fence) is made up by the monitor. CORUN_CHAOS loses
+// one now and then on purpose: a coroutine readied by one that then keeps
+// its worker (spinning, preemption off) must still run elsewhere soon,
+// every time, though no ready() woke the sleeping worker.
+TEST_P(RuntimeScheduler, LostWakeUpIsMadeUpByTheMonitor) {
+  if (procs() < 2) GTEST_SKIP() << "needs a second worker";
+  Watchdog dog("a readied coroutine waited for its spinning waker", std::chrono::seconds(120));
+  constexpr int kRounds = 100;
+  setenv("CORUN_CHAOS", "7", 1);
+  corun::Runtime rt({.procs = procs(), .time_slice = std::chrono::nanoseconds::zero()});
+  unsetenv("CORUN_CHAOS");
+  std::atomic<int> slowest_ms{0};
+  std::atomic<bool> all_ran{true};
+  corun::WaitGroup wg;
+  wg.add(1);
+  rt.go([&] {
+    for (int round = 0; round < kRounds; ++round) {
+      corun::Channel<int> c(0);
+      std::atomic<bool> ran{false};
+      corun::WaitGroup got;
+      got.add(1);
+      corun::go([&] {
+        const auto got_value = c.recv();
+        EXPECT_TRUE(got_value.has_value());
+        ran.store(true);
+        got.done();
+      });
+      // Long enough for the receiver to block and every other worker to park.
+      corun::this_coroutine::sleep_for(std::chrono::milliseconds(2));
+      const auto start = std::chrono::steady_clock::now();
+      c.send(round);  // readies the receiver into this worker's runnext
+      while (!ran.load() && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+      }
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+      if (!ran.load()) all_ran.store(false);
+      slowest_ms.store(std::max(slowest_ms.load(), static_cast<int>(waited.count())));
+      got.wait();
+    }
+    wg.done();
+  });
+  wg.wait();
+  EXPECT_TRUE(all_ran.load()) << "a readied coroutine was stranded behind its spinning waker";
+  // The monitor looks every 10 ms without a time slice; 2 s is generous.
+  EXPECT_LT(slowest_ms.load(), 2000);
 }
 
 // Go's TestYieldProgress: a coroutine spinning on yield() does not starve

@@ -1,5 +1,6 @@
 // monitor.hpp: Monitor, the runtime's watchdog thread (Go's sysmon): it asks
-// coroutines that overstay their time slice to give up their worker.
+// coroutines that overstay their time slice to give up their worker, and
+// wakes a worker for work queued behind a coroutine that keeps its own.
 #pragma once
 
 #include <atomic>

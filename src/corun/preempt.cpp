@@ -39,9 +39,10 @@ thread_local std::atomic<bool> t_preempt_requested{false};
 namespace {
 
 // kMinPeriodNs/kMaxPeriodNs: the monitor wakes every half time slice, within
-// these bounds; a coroutine is preempted after 1 to 1.5 time slices. Go's
-// sysmon sleeps 20 us to 10 ms. While every worker is idle the monitor does
-// not wake at all (Scheduler::monitor_wait_while_idle).
+// these bounds (the upper one without a time slice); a coroutine is
+// preempted after 1 to 1.5 time slices. Go's sysmon sleeps 20 us to 10 ms.
+// While every worker is idle the monitor does not wake at all
+// (Scheduler::monitor_wait_while_idle).
 constexpr std::int64_t kMinPeriodNs = 100'000;
 constexpr std::int64_t kMaxPeriodNs = 10'000'000;
 
@@ -103,9 +104,11 @@ void leave_preemptible() noexcept {
 Monitor::Monitor(Scheduler& sched, std::chrono::nanoseconds time_slice)
     : sched_(sched),
       slice_ns_(time_slice.count()),
-      period_ns_(std::clamp(time_slice.count() / 2, kMinPeriodNs, kMaxPeriodNs)),
+      period_ns_(time_slice.count() > 0
+                     ? std::clamp(time_slice.count() / 2, kMinPeriodNs, kMaxPeriodNs)
+                     : kMaxPeriodNs),
       seen_(sched.workers().size()) {
-  install_preempt_signal();
+  if (slice_ns_ > 0) install_preempt_signal();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "corun-monitor");  // for ps, top and debuggers
     run();
@@ -119,8 +122,9 @@ Monitor::~Monitor() {
   thread_.join();
 }
 
-// run(): every period, look for coroutines that overstay their slice; while
-// every worker is idle there is nothing to look at: sleep until one is not.
+// run(): every period, look at the workers that have run one coroutine since
+// the last look; while every worker is idle there is nothing to look at:
+// sleep until one is not.
 void Monitor::run() {
   while (stop_word_.load(std::memory_order_acquire) == 0) {
     futex_wait(stop_word_, 0, period_ns_);
@@ -139,7 +143,10 @@ void Monitor::check(std::int64_t now) {
       seen = {switches, now};
       continue;
     }
-    if (now - seen.since_ns < slice_ns_ || w.preempt_flag == nullptr) continue;
+    // One coroutine has held this worker for a whole period: what waits in
+    // its queues needs another worker (a wake-up lost to I3's race).
+    if (workers.size() > 1) sched_.wake_for_stranded_work(w);
+    if (slice_ns_ == 0 || now - seen.since_ns < slice_ns_ || w.preempt_flag == nullptr) continue;
     // One coroutine has held this worker for a whole time slice.
     w.preempt_flag->store(true, std::memory_order_relaxed);
     if (g_async_preemption.load(std::memory_order_relaxed)) pthread_kill(w.os_thread, SIGURG);

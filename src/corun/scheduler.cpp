@@ -48,9 +48,16 @@
 //   I3 (no lost wake-up): a worker that stops spinning re-checks every queue
 //       after decrementing the spinner count, and a worker that parks
 //       re-checks after publishing itself idle; a producer publishes its work
-//       before reading those counts. Both sides are sequentially consistent
-//       (Dekker), so either the producer sees the idle worker and wakes it,
-//       or the worker sees the work.
+//       before reading those counts. Work published with a locked
+//       instruction (the global queue) is ordered before those reads, so
+//       either the producer sees the idle worker and wakes it, or the worker
+//       sees the work (Dekker). Work a worker queues for itself (runnext and
+//       its ring, published with plain stores: no fence on the hot path) can
+//       lose that race: its producer may read the counts before its store is
+//       visible. Nothing is lost for good, since that worker runs the work
+//       at its next switch; and should it keep running one coroutine
+//       instead, the monitor, every period, wakes a worker for a busy
+//       worker's queued work while workers sleep and none spins.
 // A parked worker sleeps on a futex, at most until its earliest timer, and
 // the monitor (preemption) sleeps while every worker is idle: an idle
 // runtime uses no CPU.
@@ -212,6 +219,7 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
   if (config_.time_slice < std::chrono::nanoseconds::zero()) {
     throw std::invalid_argument("corun: time_slice must be >= 0 (0 turns preemption off)");
   }
+  fast_runnext_ = config_.procs > 1 && fast_ready_;
   shards_ = std::make_unique<LiveShard[]>(static_cast<std::size_t>(config_.procs) + 1);
   workers_.reserve(static_cast<std::size_t>(config_.procs));
   for (int i = 0; i < config_.procs; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
@@ -233,7 +241,9 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
     });
   }
   started.wait();  // the workers' thread-local addresses are now published
-  if (config_.time_slice > std::chrono::nanoseconds::zero()) {
+  // The monitor preempts (with a time slice) and makes up lost wake-ups
+  // (with more than one worker; see I3).
+  if (config_.procs > 1 || config_.time_slice > std::chrono::nanoseconds::zero()) {
     monitor_ = std::make_unique<Monitor>(*this, config_.time_slice);
   }
 }
@@ -527,20 +537,51 @@ inline void Scheduler::runq_put(Worker& w, Coroutine* g, bool next) noexcept {
 }
 
 // swap_runnext() puts g (or null) in w's runnext and returns what was there.
-// With more than one worker, thieves race for the slot, and the exchange's
-// sequential consistency also publishes g before wakep() reads the idle
-// count (I3). With one worker nobody else takes from the slot, and nobody
-// is woken for what it holds (ready() returns before wakep()): a plain load
-// and store do, saving two locked instructions per hand-off, a fifth of a
-// channel ping-pong's round trip. (Other threads may read it, as
-// any_work_visible() does: it stays an atomic.)
+// Only the owner puts and takes; a thief takes only from a worker that has
+// kept running one coroutine through its grace (steal_runnext), a few times
+// a second at most. So the owner swaps with a plain load and store, saving
+// the locked exchange on both sides of every hand-off (a fifth of a channel
+// ping-pong's round trip), unless a thief has announced itself: the owner
+// marks its plain section and then looks for thieves; a thief announces
+// itself, runs the heavy side of an asymmetric fence and waits any section
+// out before its compare-and-swap. Either the owner sees the thief and
+// exchanges, or the thief sees the section (or everything it did). With
+// one worker there are no thieves at all. Other threads may read the slot,
+// as any_work_visible() does: it stays an atomic.
 inline Coroutine* Scheduler::swap_runnext(Worker& w, Coroutine* g) noexcept {
   if (config_.procs == 1) {
     Coroutine* old = w.runnext.load(std::memory_order_relaxed);
     w.runnext.store(g, std::memory_order_release);
     return old;
   }
+  if (fast_runnext_) {
+    w.plain_section.store(true, std::memory_order_relaxed);
+    asymmetric_fence::light();
+    // Acquire: a thief that has come and gone took g with its CAS first.
+    if (w.runnext_thieves.load(std::memory_order_acquire) == 0) {
+      Coroutine* old = w.runnext.load(std::memory_order_relaxed);
+      if (chaos_ && chaos_roll(w, 8)) chaos_delay(w);  // widens the window thieves race in
+      w.runnext.store(g, std::memory_order_release);
+      w.plain_section.store(false, std::memory_order_release);
+      return old;
+    }
+    w.plain_section.store(false, std::memory_order_relaxed);
+  }
   return w.runnext.exchange(g, std::memory_order_seq_cst);
+}
+
+// steal_runnext() takes g from victim's runnext if it is still there (the
+// thieves' side of swap_runnext()).
+Coroutine* Scheduler::steal_runnext(Worker& victim, Coroutine* g) noexcept {
+  if (victim.runnext.load(std::memory_order_relaxed) != g) return nullptr;  // spare the fence
+  if (fast_runnext_) {
+    victim.runnext_thieves.fetch_add(1, std::memory_order_seq_cst);
+    asymmetric_fence::heavy();
+    while (victim.plain_section.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+  const bool taken = victim.runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel);
+  if (fast_runnext_) victim.runnext_thieves.fetch_sub(1, std::memory_order_release);
+  return taken ? g : nullptr;
 }
 
 // runq_put_slow() moves half the full ring, plus g, to the global queue.
@@ -555,8 +596,8 @@ void Scheduler::runq_put_slow(Worker& w, Coroutine* g) noexcept {
 // until shutdown nobody else writes g's state; shutdown's cancel_parked()
 // does, pinning g (kParked -> kCancelling) while it runs g's cancel hook,
 // whose context lives on g's stack: a waker must then wait for the pin to
-// end (leave_parked). A waker on a worker therefore announces itself in
-// `readying`, checks shutting_down_ and stores plainly; shutdown sets
+// end (leave_parked). A waker on a worker therefore marks its plain section
+// (`plain_section`), checks shutting_down_ and stores plainly; shutdown sets
 // shutting_down_, runs the heavy side of an asymmetric fence and waits out
 // announced wakers (wait_for_fast_wakers) before its first pin. Either the
 // waker sees shutting_down_ and takes the CAS path, or shutdown sees it
@@ -565,11 +606,11 @@ void Scheduler::ready(Coroutine* g) noexcept {
   Worker* w = this_worker();
   const bool on_worker = w != nullptr && &w->sched == this;
   if (on_worker && fast_ready_) {
-    w->readying.store(true, std::memory_order_relaxed);
+    w->plain_section.store(true, std::memory_order_relaxed);
     asymmetric_fence::light();
     const bool plain = !shutting_down_.load(std::memory_order_relaxed);
     if (plain) g->state.store(CoState::kRunnable, std::memory_order_relaxed);
-    w->readying.store(false, std::memory_order_release);
+    w->plain_section.store(false, std::memory_order_release);
     if (!plain) leave_parked(g);
   } else {
     leave_parked(g);
@@ -582,6 +623,8 @@ void Scheduler::ready(Coroutine* g) noexcept {
   if (on_worker && !(chaos_ && chaos_roll(*w, 4))) {
     runq_put(*w, g, /*next=*/true);
     if (config_.procs == 1) return;  // the only worker is this one, and busy
+    // Under chaos, now and then the wake-up that I3's race can lose is lost.
+    if (chaos_ && chaos_roll(*w, 8)) return;
   } else {
     g->state.store(CoState::kRunnable, std::memory_order_relaxed);
     global_.push(g);
@@ -609,7 +652,7 @@ void Scheduler::wait_for_fast_wakers() noexcept {
   if (!fast_ready_) return;
   asymmetric_fence::heavy();
   for (auto& w : workers_) {
-    while (w->readying.load(std::memory_order_acquire)) std::this_thread::yield();
+    while (w->plain_section.load(std::memory_order_acquire)) std::this_thread::yield();
   }
 }
 
@@ -756,8 +799,7 @@ Coroutine* Scheduler::steal_from(Worker& w, Worker& victim, bool take_runnext) n
   const std::uint64_t switches = victim.switches.load(std::memory_order_relaxed);
   std::this_thread::sleep_for(kRunnextGrace);
   if (victim.switches.load(std::memory_order_relaxed) != switches) return nullptr;
-  if (victim.runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
-  return nullptr;
+  return steal_runnext(victim, g);
 }
 
 Coroutine* Scheduler::steal_work(Worker& w) noexcept {
@@ -807,6 +849,10 @@ void Scheduler::wakep() noexcept {
   idle_lock_.unlock();
   futex_wake(v->wake_word);
   monitor_wake();
+}
+
+void Scheduler::wake_for_stranded_work(Worker& w) noexcept {
+  if (!w.runq.empty() || w.runnext.load(std::memory_order_relaxed) != nullptr) wakep();
 }
 
 void Scheduler::reset_spinning(Worker& w) noexcept {

@@ -53,6 +53,10 @@ class Worker {
 
   LocalRunQueue runq;
   std::atomic<Coroutine*> runnext{nullptr};
+  // Thieves of runnext announce themselves here before taking it; until
+  // one does, the owner swaps the slot with plain instructions (see
+  // Scheduler::swap_runnext()).
+  std::atomic<std::uint32_t> runnext_thieves{0};
   TimerHeap timers;
 
   Coroutine g0;                    // the scheduling loop, on the thread's own stack
@@ -81,9 +85,11 @@ class Worker {
   std::atomic<bool>* preempt_flag = nullptr;  // this thread's t_preempt_requested
   pthread_t os_thread{};
 
-  // Set while ready() runs its plain path on this worker (owner-written,
-  // read by shutdown: see Scheduler::ready()).
-  std::atomic<bool> readying{false};
+  // Set while the owner writes, with plain instructions, what a rarer side
+  // may also write: a parked coroutine's state in ready() (against
+  // shutdown) or the runnext slot (against thieves). Owner-written; the
+  // rare side waits it out (see Scheduler::ready() and swap_runnext()).
+  std::atomic<bool> plain_section{false};
 
   // Batches of shared counters, so that spawning and exiting touch no
   // cache line shared with other workers (Go's goidcache): ids handed out
@@ -133,6 +139,12 @@ class Scheduler {
   void external_block_end() noexcept { external_blocked_.fetch_sub(1, std::memory_order_seq_cst); }
   void maybe_check_deadlock() noexcept;
 
+  // wake_for_stranded_work(): the monitor's call for a worker that has run
+  // one coroutine for a whole monitor period. If its queues hold work while
+  // other workers sleep and none spins, one is woken to take it: the backstop
+  // of I3 (see the essay in scheduler.cpp).
+  void wake_for_stranded_work(Worker& w) noexcept;
+
   // The monitor sleeps while every worker is idle (Go parks sysmon the same
   // way), so that an idle runtime never wakes up: monitor_wait_while_idle()
   // returns once a worker has left the idle list or `stop` is set, and
@@ -174,6 +186,7 @@ class Scheduler {
   bool run_timers(Worker& w, std::int64_t now) noexcept;
   void runq_put(Worker& w, Coroutine* g, bool next) noexcept;
   Coroutine* swap_runnext(Worker& w, Coroutine* g) noexcept;
+  Coroutine* steal_runnext(Worker& victim, Coroutine* g) noexcept;
   void runq_put_slow(Worker& w, Coroutine* g) noexcept;
   void leave_parked(Coroutine* g) noexcept;
   void wait_for_fast_wakers() noexcept;
@@ -223,8 +236,11 @@ class Scheduler {
   bool chaos_ = false;
   // fast_ready_: ready() on a worker may skip its CAS (asymmetric fence).
   const bool fast_ready_ = asymmetric_fence::available();
+  // fast_runnext_: owners swap runnext with plain instructions (asymmetric
+  // fence; with one worker there are no thieves and nothing to fence).
+  bool fast_runnext_ = false;
   std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
-  std::unique_ptr<Monitor> monitor_;      // null when time_slice is zero
+  std::unique_ptr<Monitor> monitor_;      // null with one worker and no time slice
 
   // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning).
   SpinLock idle_lock_;
