@@ -538,9 +538,9 @@ inline void Scheduler::runq_put(Worker& w, Coroutine* g, bool next) noexcept {
 
 // swap_runnext() puts g (or null) in w's runnext and returns what was there.
 // Only the owner puts and takes; a thief takes only from a worker that has
-// kept running one coroutine through its grace (steal_runnext), a few times
-// a second at most. So the owner swaps with a plain load and store, saving
-// the locked exchange on both sides of every hand-off (a fifth of a channel
+// kept running one coroutine through its grace (steal_runnext), which is
+// rare. So the owner swaps with a plain load and store, saving the locked
+// exchange on both sides of every hand-off (a fifth of a channel
 // ping-pong's round trip), unless a thief has announced itself: the owner
 // marks its plain section and then looks for thieves; a thief announces
 // itself, runs the heavy side of an asymmetric fence and waits any section
