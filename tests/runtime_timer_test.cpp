@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -118,9 +119,20 @@ TEST(RuntimeTimerThread, SleepOutsideACoroutineSleepsTheThread) {
 }
 
 // An idle runtime burns no CPU: workers park on a futex until the earliest
-// timer instead of polling.
-TEST(RuntimeTimerIdle, IdleRuntimeUsesNoCpu) {
-  corun::Runtime rt({.procs = 4});
+// timer instead of polling, and the monitor sleeps while they do, with a
+// time slice or without one (it still runs then, for lost wake-ups).
+class RuntimeTimerIdle : public ::testing::TestWithParam<std::chrono::nanoseconds> {};
+
+INSTANTIATE_TEST_SUITE_P(TimeSlice, RuntimeTimerIdle,
+                         ::testing::Values(std::chrono::nanoseconds(10ms),
+                                           std::chrono::nanoseconds::zero()),
+                         [](const auto& info) {
+                           return info.param.count() == 0 ? std::string("off")
+                                                          : std::string("10ms");
+                         });
+
+TEST_P(RuntimeTimerIdle, IdleRuntimeUsesNoCpu) {
+  corun::Runtime rt({.procs = 4, .time_slice = GetParam()});
   corun::WaitGroup sleeping;
   sleeping.add(10);
   for (int i = 0; i < 10; ++i) {
