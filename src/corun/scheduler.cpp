@@ -823,10 +823,11 @@ Coroutine* Scheduler::steal_work(Worker& w) noexcept {
   return nullptr;
 }
 
-// wakep() wakes an idle worker to spin, unless one already spins (I2). The
-// caller must have published its work with a sequentially consistent
-// read-modify-write (the runnext exchange, the global queue's size), which
-// orders it before the loads below (I3), with no extra fence.
+// wakep() wakes an idle worker to spin, unless one already spins (I2). Work
+// published with a sequentially consistent read-modify-write (the global
+// queue's size) is ordered before the loads below (I3) with no extra fence;
+// work the caller queued on its own worker with plain stores may not be,
+// and the monitor makes up what that loses (see I3).
 void Scheduler::wakep() noexcept {
   if (nidle_.load(std::memory_order_seq_cst) == 0) return;
   // Read before the CAS: with a spinner about (the common case while work
