@@ -1,8 +1,11 @@
 // runtime_run_queue_test.cpp: LocalRunQueue, the per-worker lock-free ring:
 // FIFO order, its bound, and no coroutine lost or duplicated when thieves
-// steal while the owner pushes and pops.
+// steal while the owner pushes and pops; GlobalRunQueue, the shared growable
+// ring: FIFO order across its growth, and nothing lost or duplicated between
+// concurrent producers and consumers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -15,8 +18,21 @@
 namespace {
 
 using corun::detail::Coroutine;
+using corun::detail::GlobalRunQueue;
 using corun::detail::LocalRunQueue;
 constexpr std::uint32_t kCapacity = LocalRunQueue::kCapacity;
+
+// expect_each_seen_once() checks that each of n items was taken exactly once.
+void expect_each_seen_once(const std::atomic<std::uint8_t>* seen, std::size_t n) {
+  std::size_t lost = 0, duplicated = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t times = seen[i].load();
+    lost += times == 0;
+    duplicated += times > 1;
+  }
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(duplicated, 0u);
+}
 
 TEST(RuntimeRunQueue, PopIsFifoAndEmptyPopIsNull) {
   auto items = std::make_unique<Coroutine[]>(10);
@@ -120,15 +136,110 @@ TEST(RuntimeRunQueue, ConcurrentStealLosesAndDuplicatesNothing) {
 
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(popped + stolen.load(), kItems);
-  std::size_t lost = 0, duplicated = 0;
-  for (std::size_t i = 0; i < kItems; ++i) {
-    const std::uint8_t n = seen[i].load();
-    lost += n == 0;
-    duplicated += n > 1;
-  }
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(duplicated, 0u);
+  expect_each_seen_once(seen.get(), kItems);
   EXPECT_GT(stolen.load(), 0u) << "the thieves never got anything: the test tested nothing";
+}
+
+// The global queue grows while its oldest entries sit mid-ring (the copy
+// must unwrap them), and batches come out in the order pushed.
+TEST(RuntimeGlobalRunQueue, StaysFifoAcrossGrowthAndBatches) {
+  constexpr std::size_t kItems = 20'000;
+  auto items = std::make_unique<Coroutine[]>(kItems);
+  GlobalRunQueue q;
+  std::uint32_t n = 0;
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.pop_batch(nullptr, 1, n), nullptr);
+  std::vector<Coroutine*> out;
+  Coroutine* rest[200];
+  auto pop_some = [&](std::uint32_t max) {
+    if (Coroutine* first = q.pop_batch(rest, max, n)) {
+      out.push_back(first);
+      out.insert(out.end(), rest, rest + n);
+    }
+  };
+  std::size_t pushed = 0;
+  auto push_some = [&](std::size_t count) {
+    std::vector<Coroutine*> batch;
+    for (std::size_t i = 0; i < count; ++i) batch.push_back(&items[pushed++]);
+    q.push_list(batch.data(), static_cast<std::uint32_t>(batch.size()));
+  };
+  push_some(1000);
+  for (int i = 0; i < 7; ++i) pop_some(100);  // the head moves to slot 700
+  push_some(600);                             // wraps past the end of 1024 slots
+  push_some(3000);                            // grows with the entries wrapped
+  std::uint32_t max = 1;
+  while (pushed < kItems) {
+    push_some(std::min<std::size_t>(kItems - pushed, 129));
+    pop_some(max);
+    max = max % 200 + 1;
+  }
+  EXPECT_EQ(q.size(), static_cast<std::int64_t>(kItems - out.size()));
+  while (!q.empty()) pop_some(max++ % 200 + 1);
+  ASSERT_EQ(out.size(), kItems);
+  for (std::size_t i = 0; i < kItems; ++i) ASSERT_EQ(out[i], &items[i]) << "at " << i;
+  EXPECT_EQ(q.pop_batch(rest, 200, n), nullptr);
+}
+
+// Two producers push batches, two consumers take batches, all at once: every
+// item comes out exactly once, and each consumer sees each producer's items
+// in the order pushed.
+TEST(RuntimeGlobalRunQueue, ConcurrentProducersAndConsumersLoseNothing) {
+  const auto kPerProducer = static_cast<std::size_t>(corun::test::scaled(200'000, 40'000));
+  constexpr int kProducers = 2;
+  constexpr int kConsumers = 2;
+  const std::size_t total = kPerProducer * kProducers;
+  auto items = std::make_unique<Coroutine[]>(total);
+  auto seen = std::make_unique<std::atomic<std::uint8_t>[]>(total);
+  GlobalRunQueue q;
+  std::atomic<int> producing{kProducers};
+  std::atomic<bool> out_of_order{false};
+
+  std::vector<std::thread> threads;
+  for (int p = 0; p < kProducers; ++p) {
+    threads.emplace_back([&, p] {
+      Coroutine* batch[64];
+      std::size_t next = static_cast<std::size_t>(p) * kPerProducer;
+      const std::size_t end = next + kPerProducer;
+      std::uint32_t size = 1;
+      while (next < end) {
+        std::uint32_t n = 0;
+        while (n < size && next < end) batch[n++] = &items[next++];
+        q.push_list(batch, n);
+        size = size % 64 + 1;
+      }
+      producing.fetch_sub(1, std::memory_order_release);
+    });
+  }
+  for (int c = 0; c < kConsumers; ++c) {
+    threads.emplace_back([&] {
+      Coroutine* rest[128];
+      std::vector<std::size_t> last(kProducers, SIZE_MAX);
+      std::uint32_t max = 1;
+      for (;;) {
+        const bool done = producing.load(std::memory_order_acquire) == 0;
+        std::uint32_t n = 0;
+        Coroutine* first = q.pop_batch(rest, max, n);
+        max = max % 128 + 1;
+        if (first == nullptr) {
+          if (done) return;
+          std::this_thread::yield();
+          continue;
+        }
+        for (std::uint32_t k = 0; k <= n; ++k) {
+          const auto i = static_cast<std::size_t>((k == 0 ? first : rest[k - 1]) - items.get());
+          seen[i].fetch_add(1, std::memory_order_relaxed);
+          std::size_t& prev = last[i / kPerProducer];
+          if (prev != SIZE_MAX && i <= prev) out_of_order.store(true);
+          prev = i;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  EXPECT_TRUE(q.empty());
+  EXPECT_FALSE(out_of_order.load()) << "a consumer saw a producer's items out of order";
+  expect_each_seen_once(seen.get(), total);
 }
 
 }  // namespace
