@@ -1,8 +1,9 @@
 // runtime_run_queue_test.cpp: LocalRunQueue, the per-worker lock-free ring:
-// FIFO order, its bound, and no coroutine lost or duplicated when thieves
-// steal while the owner pushes and pops; GlobalRunQueue, the shared growable
-// ring: FIFO order across its growth, and nothing lost or duplicated between
-// concurrent producers and consumers.
+// FIFO order (also of its thief-free pop), its bound, and no coroutine lost
+// or duplicated when thieves steal while the owner pushes and pops;
+// GlobalRunQueue, the shared growable ring: FIFO order across its growth,
+// and nothing lost or duplicated between concurrent producers and
+// consumers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -76,6 +77,27 @@ TEST(RuntimeRunQueue, GrabHalfTakesTheOlderHalfRoundedUp) {
   EXPECT_EQ(q.size(), kCapacity);
   for (std::uint32_t i = kCapacity / 2; i < kCapacity; ++i) EXPECT_EQ(q.pop(), &items[i]);
   for (std::uint32_t i = 0; i < kCapacity / 2; ++i) EXPECT_EQ(q.pop(), &items[i]);
+}
+
+// pop_unshared(), the pop of a ring no thief reaches, keeps the same order
+// around the ring and alongside grab_half() (the owner's overflow path).
+TEST(RuntimeRunQueue, UnsharedPopIsFifoAroundTheRing) {
+  auto items = std::make_unique<Coroutine[]>(kCapacity);
+  LocalRunQueue q;
+  EXPECT_EQ(q.pop_unshared(), nullptr);
+  for (int lap = 0; lap < 3; ++lap) {  // indices wrap around the ring
+    for (std::uint32_t i = 0; i < kCapacity; ++i) ASSERT_TRUE(q.push(&items[i]));
+    for (std::uint32_t i = 0; i < kCapacity / 4; ++i) ASSERT_EQ(q.pop_unshared(), &items[i]);
+    Coroutine* half[kCapacity / 2];
+    const std::uint32_t n = q.grab_half(half);
+    ASSERT_EQ(n, (kCapacity - kCapacity / 4 + 1) / 2);
+    for (std::uint32_t i = 0; i < n; ++i) ASSERT_EQ(half[i], &items[kCapacity / 4 + i]);
+    for (std::uint32_t i = kCapacity / 4 + n; i < kCapacity; ++i) {
+      ASSERT_EQ(q.pop_unshared(), &items[i]);
+    }
+    EXPECT_EQ(q.pop_unshared(), nullptr);
+    EXPECT_TRUE(q.empty());
+  }
 }
 
 // One owner pushes every item once and pops some; three thieves grab_half

@@ -45,6 +45,17 @@ class LocalRunQueue {
     }
   }
 
+  // pop_unshared() is pop() for a ring no thief reaches (the only worker's):
+  // a plain load and store instead of the compare-and-swap, which was a
+  // fifth of a yield's cost.
+  Coroutine* pop_unshared() noexcept {
+    const std::uint32_t h = head_.load(std::memory_order_relaxed);
+    if (tail_.load(std::memory_order_relaxed) == h) return nullptr;
+    Coroutine* g = slots_[h & kMask].load(std::memory_order_relaxed);
+    head_.store(h + 1, std::memory_order_release);
+    return g;
+  }
+
   // grab_half() moves the older half of the ring into `out` (thieves and the
   // owner's overflow path); returns how many. `out` holds kCapacity/2.
   std::uint32_t grab_half(Coroutine** out) noexcept {

@@ -677,7 +677,8 @@ inline Coroutine* Scheduler::pick_local(Worker& w) noexcept {
   }
   w.runnext_streak = 0;
   w.runnext_check = kRunnextFirstCheck;
-  if (Coroutine* g = w.runq.pop()) return g;
+  // With one worker no thief reaches the ring (nor runnext: swap_runnext()).
+  if (Coroutine* g = config_.procs == 1 ? w.runq.pop_unshared() : w.runq.pop()) return g;
   if (!global_.empty()) return pick_global(w);
   return nullptr;
 }
