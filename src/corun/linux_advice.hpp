@@ -6,10 +6,13 @@
 
 namespace corun::detail::linux_advice {
 
-// madvise(): commit pages as if written (Linux 5.14).
+// madvise(): commit pages as if read / written (Linux 5.14).
+constexpr int kPopulateRead = 22;
 constexpr int kPopulateWrite = 23;
-// madvise(): make pages guard pages, without a new memory mapping (6.13).
+// madvise(): make pages guard pages, without a new memory mapping, and
+// normal pages again (6.13).
 constexpr int kGuardInstall = 102;
+constexpr int kGuardRemove = 103;
 // process_madvise()'s pidfd for the calling process, PIDFD_SELF_THREAD_GROUP
 // (6.15): no file descriptor to keep, and after fork() it means the child.
 constexpr int kPidfdSelfProcess = -10001;

@@ -19,6 +19,8 @@
 #include <cstring>
 #include <iterator>
 
+#include "corun/linux_advice.hpp"
+
 namespace {
 
 #if defined(__x86_64__)
@@ -31,8 +33,11 @@ constexpr unsigned kAuditArch = AUDIT_ARCH_AARCH64;
 
 constexpr int kSkipped = 77;
 
-constexpr unsigned kPopulateRead = 22, kPopulateWrite = 23;
-constexpr unsigned kGuardInstall = 102, kGuardRemove = 103;
+// The advice the filter refuses (numbers from the runtime's own list).
+constexpr unsigned kPopulateRead = corun::detail::linux_advice::kPopulateRead;
+constexpr unsigned kPopulateWrite = corun::detail::linux_advice::kPopulateWrite;
+constexpr unsigned kGuardInstall = corun::detail::linux_advice::kGuardInstall;
+constexpr unsigned kGuardRemove = corun::detail::linux_advice::kGuardRemove;
 
 constexpr unsigned kNr = offsetof(seccomp_data, nr);
 constexpr unsigned kArch = offsetof(seccomp_data, arch);
