@@ -20,7 +20,8 @@ void GlobalRunQueue::grow_locked(std::size_t need) noexcept {
   std::unique_ptr<Coroutine*[]> slots(new (std::nothrow) Coroutine*[capacity]);
   if (!slots) fatal("out of memory for the global run queue (%zu coroutines)", need);
   const std::size_t mask = capacity_ - 1;
-  for (std::size_t i = 0; i < count_; ++i) slots[i] = slots_[(head_ + i) & mask];
+  const auto count = static_cast<std::size_t>(size_.load(std::memory_order_relaxed));
+  for (std::size_t i = 0; i < count; ++i) slots[i] = slots_[(head_ + i) & mask];
   slots_ = std::move(slots);
   capacity_ = capacity;
   head_ = 0;

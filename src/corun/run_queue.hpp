@@ -119,10 +119,10 @@ class GlobalRunQueue {
   void push_list(Coroutine* const* gs, std::uint32_t n) noexcept {
     if (n == 0) return;
     lock_.lock();
-    if (count_ + n > capacity_) grow_locked(count_ + n);
+    const auto count = static_cast<std::size_t>(size_.load(std::memory_order_relaxed));
+    if (count + n > capacity_) grow_locked(count + n);
     const std::size_t mask = capacity_ - 1;
-    for (std::uint32_t i = 0; i < n; ++i) slots_[(head_ + count_ + i) & mask] = gs[i];
-    count_ += n;
+    for (std::uint32_t i = 0; i < n; ++i) slots_[(head_ + count + i) & mask] = gs[i];
     // Sequentially consistent: publishes the work before the producer reads
     // the idle and spinning counts (the scheduler's I3).
     size_.fetch_add(n, std::memory_order_seq_cst);
@@ -136,13 +136,13 @@ class GlobalRunQueue {
     if (size_.load(std::memory_order_acquire) == 0) return nullptr;
     lock_.lock();
     Coroutine* first = nullptr;
-    if (count_ > 0) {
+    const auto count = static_cast<std::size_t>(size_.load(std::memory_order_relaxed));
+    if (count > 0) {
       const std::size_t mask = capacity_ - 1;
-      const std::size_t take = count_ < max ? count_ : max;
+      const std::size_t take = count < max ? count : max;
       first = slots_[head_];
       for (std::size_t i = 1; i < take; ++i) rest[nrest++] = slots_[(head_ + i) & mask];
       head_ = (head_ + take) & mask;
-      count_ -= take;
       size_.fetch_sub(static_cast<std::int64_t>(take), std::memory_order_relaxed);
     }
     lock_.unlock();
@@ -153,7 +153,8 @@ class GlobalRunQueue {
   std::int64_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
-  // grow_locked() makes room for `need` coroutines, in order from slot 0.
+  // grow_locked() makes room for `need` coroutines, the ones queued moved
+  // in order to slot 0.
   void grow_locked(std::size_t need) noexcept;
 
   // A spin lock: held for a copy of pointers (or, rarely, a growth), never
@@ -162,8 +163,8 @@ class GlobalRunQueue {
   SpinLock lock_;
   std::unique_ptr<Coroutine*[]> slots_;  // capacity_ slots, a power of two
   std::size_t capacity_ = 0;
-  std::size_t head_ = 0;   // the slot of the oldest
-  std::size_t count_ = 0;  // guarded by lock_; size_ mirrors it for readers
+  std::size_t head_ = 0;  // the slot of the oldest
+  // How many are queued: changed only under lock_, read without it too.
   std::atomic<std::int64_t> size_{0};
 };
 
