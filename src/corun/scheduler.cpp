@@ -761,7 +761,7 @@ bool Scheduler::any_work_visible() const noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!global_.empty()) return true;
   for (const auto& v : workers_) {
-    if (!v->runq.empty() || v->runnext.load(std::memory_order_seq_cst) != nullptr) return true;
+    if (v->has_local_work()) return true;
   }
   return false;
 }
@@ -854,7 +854,7 @@ void Scheduler::wakep() noexcept {
 }
 
 void Scheduler::wake_for_stranded_work(Worker& w) noexcept {
-  if (!w.runq.empty() || w.runnext.load(std::memory_order_relaxed) != nullptr) wakep();
+  if (w.has_local_work()) wakep();
 }
 
 void Scheduler::reset_spinning(Worker& w) noexcept {

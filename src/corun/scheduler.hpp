@@ -59,6 +59,12 @@ class Worker {
   std::atomic<std::uint32_t> runnext_thieves{0};
   TimerHeap timers;
 
+  // has_local_work(): runnable coroutines wait in runq or runnext (a
+  // snapshot when read by other threads).
+  bool has_local_work() const noexcept {
+    return !runq.empty() || runnext.load(std::memory_order_seq_cst) != nullptr;
+  }
+
   Coroutine g0;                    // the scheduling loop, on the thread's own stack
   sanitizer::FiberStack g0_stack;  // (for AddressSanitizer)
   Coroutine* current = nullptr;    // what runs now (g0 when scheduling)
