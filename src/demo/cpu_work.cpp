@@ -23,7 +23,7 @@ void XorShiftLoop::run(std::uint64_t iters) noexcept {
 }
 
 CpuTaskResult run_cpu_task(std::uint64_t index, std::uint64_t iters) {
-  XorShiftLoop loop(index + 1);
+  XorShiftLoop loop(index);
   CpuTaskResult r;
   while (r.iterations < iters) {
     if (interrupted()) return r;

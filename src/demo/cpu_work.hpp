@@ -1,9 +1,12 @@
 // cpu_work.hpp: the CPU-bound work of `demo parallel` and `demo compare`:
 // WORKLOADS.md's xorshift64 loop, which no compiler can fold.
 //
-//   x = seed | 1; sum = 0                  // seed = task index + 1
+//   x = 2*i + 1; sum = 0                   // i = the task's index, 0-based
 //   repeat iters times: x ^= x << 13; x ^= x >> 7; x ^= x << 17; sum += x
 //
+// Every task's start is odd (xorshift never leaves 0) and distinct, so no two
+// tasks compute the same sums (`seed | 1` with seed = i + 1 gave tasks 1 and
+// 2, 3 and 4, ... the same start).
 // Each task's sum depends on every iteration, and the checksum of a run is
 // the (wrapping) sum of its task sums, so a run that skipped work shows.
 #pragma once
@@ -12,11 +15,11 @@
 
 namespace demo {
 
-// XorShiftLoop is the loop's state; run() continues it for `iters` more
-// iterations.
+// XorShiftLoop is task `task_index`'s loop state; run() continues it for
+// `iters` more iterations.
 class XorShiftLoop {
  public:
-  explicit XorShiftLoop(std::uint64_t seed) : x_(seed | 1) {}
+  explicit XorShiftLoop(std::uint64_t task_index) : x_(2 * task_index + 1) {}
   void run(std::uint64_t iters) noexcept;
   std::uint64_t sum() const noexcept { return sum_; }
 
@@ -39,7 +42,7 @@ struct CpuTaskResult {
 // clock reads around each chunk cost about 1%.
 inline constexpr std::uint64_t kCpuChunk = std::uint64_t{1} << 18;
 
-// run_cpu_task() runs task `index`'s loop (seed index + 1) for `iters`
+// run_cpu_task() runs task `index`'s loop for `iters`
 // iterations in chunks of kCpuChunk. Between chunks it checks interrupted()
 // and calls corun::preempt_point(), where the runtime may take the worker
 // away once the task's time slice ran out (Config::time_slice): on one

@@ -123,7 +123,7 @@ std::uint64_t cpu_workload(std::int64_t n, int tasks) {
   wg.add(tasks);
   for (int i = 0; i < tasks; ++i) {
     corun::go([&, i] {
-      XorShiftLoop loop(static_cast<std::uint64_t>(i) + 1);
+      XorShiftLoop loop(static_cast<std::uint64_t>(i));
       loop.run(static_cast<std::uint64_t>(per));
       sums[static_cast<std::size_t>(i)] = loop.sum();
       wg.done();

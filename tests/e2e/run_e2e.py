@@ -83,8 +83,8 @@ def run_csv(*args, env=None):
 
 @functools.lru_cache(maxsize=None)
 def task_sum(index, iters):
-    """WORKLOADS.md's xorshift loop for task `index` (seed index + 1)."""
-    x = (index + 1) | 1
+    """WORKLOADS.md's xorshift loop for task `index` (x = 2 * index + 1)."""
+    x = 2 * index + 1
     s = 0
     for _ in range(iters):
         x ^= (x << 13) & MASK
@@ -760,6 +760,24 @@ def case_sigint_compare():
     check(rc == 130, f"exit {rc}, expected 130\n{err}")
     rows = list(csv.DictReader(io.StringIO(out)))
     check(len(rows) >= 1 and rows[0]["workload"] == "sleep-bound", out)
+
+
+# ---------------------------------------------------------------------------
+# The demo tells the truth: Ctrl-C at any moment, and every sentence agrees
+# with the numbers beside it
+
+
+@case
+def case_cpu_seeds_are_distinct():
+    """WORKLOADS.md: task i starts at x = 2*i + 1, so no two tasks compute
+    the same sums (x = seed | 1 gave tasks 2 and 3 the same)."""
+    doc, _ = run_json("parallel", "--procs", "2", "--tasks", "4", "--work", "300k")
+    sums = {r["index"]: int(r["checksum"]) for r in doc["results"]}
+    check(len(set(sums.values())) == 4, f"tasks with the same sum: {sums}")
+    for i, v in sums.items():
+        check(v == task_sum(i, 300_000), f"task {i}: {v} != {task_sum(i, 300_000)}")
+    out, _ = run_ok("bench", "cpu", "--n", "4000000", "--tasks", "4", "--format", "json")
+    check(int(json.loads(out)["checksum"]) == 14376744219283705218, out)
 
 
 # ---------------------------------------------------------------------------
