@@ -24,7 +24,10 @@ std::string Style::task(std::string_view text, std::size_t index) const {
 
 bool color_for(std::FILE* stream, const GlobalOptions& global) {
   if (global.no_color) return false;
-  if (std::getenv("NO_COLOR") != nullptr) return false;
+  const char* no_color = std::getenv("NO_COLOR");  // no-color.org: set and not empty
+  if (no_color != nullptr && *no_color != '\0') return false;
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::strcmp(term, "dumb") == 0) return false;
   return isatty(fileno(stream)) != 0;
 }
 

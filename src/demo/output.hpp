@@ -33,7 +33,8 @@ class Style {
 };
 
 // color_for() is whether text written to `stream` gets colour: only on a
-// terminal, never with NO_COLOR set (any value) or --no-color.
+// terminal, never with NO_COLOR set to a non-empty value (no-color.org),
+// TERM=dumb or --no-color.
 bool color_for(std::FILE* stream, const GlobalOptions& global);
 
 // terminal_columns() is the width of the terminal on stdout, or 80.
