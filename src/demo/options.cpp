@@ -151,7 +151,7 @@ std::chrono::nanoseconds parse_duration(std::string_view option, std::string_vie
 }
 
 std::chrono::nanoseconds parse_time_slice(std::string_view option, std::string_view text) {
-  if (text == "off") return std::chrono::nanoseconds(0);
+  if (text == "off" || text == "0") return std::chrono::nanoseconds(0);
   const auto d = read_duration(text, kMaxTimeSlice);
   if (!d || (d->count() != 0 && *d < kMinTimeSlice)) {
     bad_value(option,

@@ -56,7 +56,7 @@ inline constexpr std::chrono::nanoseconds kMinTimeSlice = std::chrono::microseco
 inline constexpr std::chrono::nanoseconds kMaxTimeSlice = std::chrono::seconds(10);
 
 // parse_time_slice() reads --timeslice: a duration as parse_duration(),
-// kMinTimeSlice..kMaxTimeSlice, or "off" (or a zero duration), which is 0:
+// kMinTimeSlice..kMaxTimeSlice, or "off" (or 0, or a zero duration), which is 0:
 // corun::Config::time_slice's "no preemption".
 std::chrono::nanoseconds parse_time_slice(std::string_view option, std::string_view text);
 
