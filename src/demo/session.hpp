@@ -25,11 +25,13 @@ class Session {
   Console& console() noexcept { return *console_; }
   Format format() const noexcept { return console_->format(); }
 
-  // tracing() is whether the runtime should record a trace (Config::trace).
-  bool tracing() const noexcept { return timeline_ || trace_file_ != nullptr; }
+  // tracing() is whether the runtime should record a trace (Config::trace):
+  // for --timeline, --trace or -vv.
+  bool tracing() const noexcept { return timeline_ || trace_file_ != nullptr || log_events_; }
 
-  // add_run() shows one run: its timeline (with --timeline) and its
-  // process in the trace file (with --trace).
+  // add_run() shows one run: its timeline (with --timeline), its process in
+  // the trace file (with --trace) and, with -vv (trace-level logs), each of
+  // its scheduler events as a log line.
   void add_run(std::string_view name, int procs, const std::vector<corun::TraceEvent>& events,
                const TaskLabels& labels);
 
@@ -42,6 +44,7 @@ class Session {
   std::unique_ptr<TraceFile> trace_file_;
   ChromeTrace chrome_;
   bool timeline_;
+  bool log_events_;
   int runs_ = 0;
 };
 

@@ -842,6 +842,51 @@ def case_timeslice_zero_is_off():
 
 
 # ---------------------------------------------------------------------------
+# The demo tells the truth: Ctrl-C at any moment, and every sentence agrees
+# with the numbers beside it
+
+
+@case
+def case_cpu_seeds_are_distinct():
+    """WORKLOADS.md: task i starts at x = 2*i + 1, so no two tasks compute
+    the same sums (x = seed | 1 gave tasks 2 and 3 the same)."""
+    doc, _ = run_json("parallel", "--procs", "2", "--tasks", "4", "--work", "300k")
+    sums = {r["index"]: int(r["checksum"]) for r in doc["results"]}
+    check(len(set(sums.values())) == 4, f"tasks with the same sum: {sums}")
+    for i, v in sums.items():
+        check(v == task_sum(i, 300_000), f"task {i}: {v} != {task_sum(i, 300_000)}")
+    out, _ = run_ok("bench", "cpu", "--n", "4000000", "--tasks", "4", "--format", "json")
+    check(int(json.loads(out)["checksum"]) == 14376744219283705218, out)
+
+
+@case
+def case_color_follows_no_color_org():
+    args = ("concurrent", "--interval", "1ms", "--timeline")
+    check("\x1b[" in run_on_terminal(*args, env={"NO_COLOR": ""}),
+          "NO_COLOR set but empty turned colour off (no-color.org: only a non-empty value)")
+    check("\x1b[" not in run_on_terminal(*args, env={"TERM": "dumb"}), "colour with TERM=dumb")
+
+
+@case
+def case_timeslice_zero_is_off():
+    doc, _ = run_json("parallel", "--procs", "1", "--work", "1k", "--timeslice", "0")
+    check(doc["time_slice_ms"] == 0 and doc["preemptions"] == 0, doc)
+    doc, _ = run_json("compare", "--procs", "1", "--runs", "1", "--sleepers", "2", "--sleep",
+                      "1ms", "--work", "1k", "--timeslice", "0")
+    check(doc["time_slice_ms"] == 0, doc)
+
+
+@case
+def case_very_verbose_logs_scheduler_events():
+    _, err_v = run_ok("concurrent", "--procs", "1", "--interval", "1ms", "--steps", "2", "-v")
+    _, err_vv = run_ok("concurrent", "--procs", "1", "--interval", "1ms", "--steps", "2", "-vv")
+    check("demo: trace:" not in err_v, err_v)
+    events = [l for l in err_vv.splitlines() if l.startswith("demo: trace: demo concurrent: ")]
+    check(any("G1 (Task A) stops: sleep" in l for l in events), err_vv)
+    check(any("G2 (Task B) runs" in l for l in events), err_vv)
+
+
+# ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
 
