@@ -17,6 +17,19 @@
 // growth of resident memory (RSS) from before a run to its peak, sampled
 // while the tasks are alive, per task.
 //
+// Only complete runs are samples: a run counts when every one of its tasks
+// did all its work (TaskTally), so a run cut off by Ctrl-C is dropped, not
+// kept as a short one. A speedup needs both rows complete (all --runs), and
+// an interrupted comparison draws no conclusion.
+//
+// Conclusions are decided from the medians with stated thresholds: a
+// speedup counts as faster (or slower) only beyond kMinGain and beyond the
+// spread of the samples ((max - min) / median of either row); in between it
+// is "within noise". Memory per task (KiB/task) is shown for the sleep-bound
+// rows only, where thousands of tasks are alive at once: for a few CPU-bound
+// tasks the growth of resident memory is the runtime's and the trace's,
+// not the tasks'.
+//
 // --timeslice sets the runtimes' Config::time_slice (10 ms, or off). The
 // CPU-bound runs are always traced, to count their preemptions (runs that
 // stopped with StopReason::kPreempt); the sleep-bound ones only with --trace
@@ -53,6 +66,10 @@ namespace demo {
 namespace {
 
 constexpr auto kMaxSleep = std::chrono::seconds(10);
+
+// kMinGain: a speedup within 10% of 1x is not called faster or slower, even
+// when the samples agree closely: runs on a shared machine vary that much.
+constexpr double kMinGain = 0.10;
 
 struct Options {
   CommonOptions common;  // --procs is a list here
@@ -145,8 +162,9 @@ struct Row {
   Runner runner = Runner::kCoroutines;
   int procs = 0;  // 0 for threads: the OS schedules them
   int tasks = 0;
-  std::vector<Sample> samples;
-  std::string note;  // e.g. thread creation failed
+  std::vector<Sample> samples;  // complete runs only
+  bool complete = false;        // all --runs were measured
+  std::string note;             // e.g. thread creation failed
 
   double wall() const { return median(pick(&Sample::wall_ms)); }
   double wall_min() const { return std::ranges::min(pick(&Sample::wall_ms)); }
@@ -158,7 +176,13 @@ struct Row {
     for (const Sample& s : samples) v.push_back(static_cast<double>(s.rss_growth_kib));
     return median(v);
   }
-  double rss_per_task() const { return rss_growth() / tasks; }
+  // rss_per_task() is shown only where it measures the tasks (see the top).
+  std::optional<double> rss_per_task() const {
+    if (workload != Workload::kSleep) return std::nullopt;
+    return rss_growth() / tasks;
+  }
+  // spread() is how far the samples lie apart, relative to their median.
+  double spread() const { return (wall_max() - wall_min()) / wall(); }
   // preemptions() is the median over the runs that counted them.
   std::optional<double> preemptions() const {
     std::vector<double> v;
@@ -215,7 +239,8 @@ class Comparison {
  public:
   Comparison(const Settings& s, Session& session) : s_(s), session_(session) {}
 
-  // measure() fills rows() until done or interrupted (false).
+  // measure() fills rows() until every row is complete (true) or Ctrl-C
+  // stopped it (false).
   bool measure() {
     for (Workload w : {Workload::kSleep, Workload::kCpu}) {
       for (int procs : s_.procs) {
@@ -240,19 +265,21 @@ class Comparison {
     row.runner = runner;
     row.procs = procs;
     row.tasks = tasks(workload, runner);
-    bool completed = true;
-    for (int run = 0; run < s_.runs && completed; ++run) {
+    for (int run = 0; run < s_.runs && !interrupted(); ++run) {
       std::optional<Sample> sample;
       if (row.runner == Runner::kCoroutines) {
         sample = run_coroutines(row, run == 0 && session_.tracing());
       } else {
         sample = run_threads(row);
       }
-      if (!sample) {
-        completed = false;
-        break;
-      }
+      if (!sample) break;  // cut off by Ctrl-C: not a sample
       row.samples.push_back(*sample);
+    }
+    row.complete = row.samples.size() == static_cast<std::size_t>(s_.runs);
+    const bool completed = row.complete;
+    if (!row.complete && !row.samples.empty()) {
+      row.note += fmt::format("{}interrupted: {} of {} runs finished", row.note.empty() ? "" : "; ",
+                              row.samples.size(), s_.runs);
     }
     if (!row.samples.empty()) {
       std::string walls;
@@ -262,17 +289,18 @@ class Comparison {
                       row.procs > 0 ? fmt::format(", procs={}", row.procs) : "", walls)));
       rows_.push_back(std::move(row));
     }
-    return completed && !interrupted();
+    return completed;
   }
 
-  // run_coroutines() is one run on a corun::Runtime; nullopt if interrupted.
+  // run_coroutines() is one run on a corun::Runtime; nullopt unless every
+  // task did all its work.
   std::optional<Sample> run_coroutines(const Row& row, bool trace) {
     const bool record = trace || row.workload == Workload::kCpu;
     Meter meter;
     std::atomic<std::uint64_t> checksum{0};
     std::vector<corun::TraceEvent> events;
     TaskLabels labels;
-    bool completed = false;
+    TaskTally tally(row.tasks);
     {
       corun::WaitGroup wg;
       corun::Runtime rt(
@@ -280,18 +308,14 @@ class Comparison {
       wg.add(row.tasks);
       meter.start();
       for (int i = 0; i < row.tasks; ++i) {
-        const std::uint64_t id = rt.go([this, &row, &meter, &checksum, &wg, i] {
+        const std::uint64_t id = rt.go([this, &row, &meter, &checksum, &wg, &tally, i] {
           struct Done {
             corun::WaitGroup& wg;
             ~Done() { wg.done(); }
           } done{wg};
-          if (row.workload == Workload::kSleep) {
-            corun::this_coroutine::sleep_for(s_.sleep);
-          } else {
-            checksum.fetch_add(run_cpu_task(static_cast<std::uint64_t>(i), s_.work).sum,
-                               std::memory_order_relaxed);
-          }
-          meter.task_finished();
+          run_task(row.workload, i, meter, checksum, tally, [this] {
+            corun::this_coroutine::sleep_for(s_.sleep);  // throws Cancelled when interrupted
+          });
         });
         if (trace) {
           const auto index = static_cast<std::size_t>(i);
@@ -301,42 +325,51 @@ class Comparison {
         }
       }
       meter.spawned();
-      completed = wait_unless_interrupted([&wg] { return wg.count() == 0; },
-                                          [&meter] { meter.sample_rss(); });
-      if (completed) rt.wait();
+      wait_for_tasks(tally, [&meter] { meter.sample_rss(); });
+      if (tally.complete()) rt.wait();
       events = rt.trace();
-    }
+    }  // an interrupted run's sleepers are cancelled here
     if (trace) {
       session_.add_run(fmt::format("{}, procs={}", name(row.workload), row.procs), row.procs,
                        events, labels);
     }
-    if (!completed) return std::nullopt;
+    if (!tally.complete()) return std::nullopt;
     Sample sample = meter.result(checksum.load());
     if (record) sample.preemptions = count_preemptions(events).total;
     return sample;
   }
 
-  // run_threads() is one run with one std::thread per task; nullopt if
-  // interrupted. Sleeping threads are not woken on Ctrl-C: --sleep is at
-  // most 10 s.
+  // run_task() is one task of either runner: a sleep (`sleep`) or the CPU
+  // loop; it counts as done only when its work is complete.
+  template <typename Sleep>
+  void run_task(Workload workload, int i, Meter& meter, std::atomic<std::uint64_t>& checksum,
+                TaskTally& tally, Sleep sleep) {
+    if (workload == Workload::kSleep) {
+      sleep();
+    } else {
+      const CpuTaskResult r = run_cpu_task(static_cast<std::uint64_t>(i), s_.work);
+      if (!r.completed) return;  // stopped by Ctrl-C
+      checksum.fetch_add(r.sum, std::memory_order_relaxed);
+    }
+    meter.task_finished();
+    tally.done();
+  }
+
+  // run_threads() is one run with one std::thread per task; nullopt unless
+  // every task did all its work. Sleeping threads are not woken on Ctrl-C
+  // (--sleep is at most 10 s); the run is dropped all the same.
   std::optional<Sample> run_threads(Row& row) {
     Meter meter;
     std::atomic<std::uint64_t> checksum{0};
-    std::atomic<int> finished{0};
+    TaskTally tally(row.tasks);
     std::vector<std::thread> threads;
     threads.reserve(static_cast<std::size_t>(row.tasks));
     meter.start();
     for (int i = 0; i < row.tasks; ++i) {
       try {
-        threads.emplace_back([this, &row, &meter, &checksum, &finished, i] {
-          if (row.workload == Workload::kSleep) {
-            std::this_thread::sleep_for(s_.sleep);
-          } else {
-            checksum.fetch_add(run_cpu_task(static_cast<std::uint64_t>(i), s_.work).sum,
-                               std::memory_order_relaxed);
-          }
-          meter.task_finished();
-          finished.fetch_add(1, std::memory_order_release);
+        threads.emplace_back([this, &row, &meter, &checksum, &tally, i] {
+          run_task(row.workload, i, meter, checksum, tally,
+                   [this] { std::this_thread::sleep_for(s_.sleep); });
         });
       } catch (const std::system_error& e) {
         row.note = fmt::format("thread creation failed after {}: {}", with_commas(threads.size()),
@@ -347,12 +380,11 @@ class Comparison {
     }
     meter.spawned();
     const int started = static_cast<int>(threads.size());
-    const bool completed =
-        wait_unless_interrupted([&] { return finished.load(std::memory_order_acquire) == started; },
-                                [&meter] { meter.sample_rss(); });
+    tally.started_only(started);
+    wait_for_tasks(tally, [&meter] { meter.sample_rss(); });
     for (std::thread& t : threads) t.join();
     row.tasks = started;
-    if (!completed) return std::nullopt;
+    if (!tally.complete()) return std::nullopt;
     return meter.result(checksum.load());
   }
 
@@ -361,10 +393,13 @@ class Comparison {
   std::vector<Row> rows_;
 };
 
-// speedup() is the row's median wall time against procs=1 of its workload.
+// speedup() is the row's median wall time against procs=1 of its workload;
+// none unless both rows have all their runs.
 std::optional<double> speedup(const std::vector<Row>& rows, const Row& row) {
+  if (!row.complete) return std::nullopt;
   for (const Row& base : rows) {
     if (base.workload == row.workload && base.runner == Runner::kCoroutines && base.procs == 1) {
+      if (!base.complete) return std::nullopt;
       return base.wall() / row.wall();
     }
   }
@@ -377,6 +412,51 @@ std::optional<double> efficiency(const std::vector<Row>& rows, const Row& row) {
   return *s / row.procs;
 }
 
+// Verdict is how a row compares with procs=1 of its workload, decided from
+// the medians: faster or slower only beyond the margin (kMinGain, or the
+// samples' spread where that is larger), else within noise.
+// A speedup beyond what the CPUs allow (`could`: the most tasks that can
+// run at once) by more than the margin is noise too: other work on the
+// machine slowed the procs=1 runs.
+struct Verdict {
+  enum Kind { kFaster, kSlower, kWithinNoise, kBeyondTheCpus } kind = kWithinNoise;
+  double speedup = 1;
+  double margin = kMinGain;
+  int could = 1;
+};
+
+Verdict judge(const Row& base, const Row& row, int could) {
+  Verdict v;
+  v.speedup = base.wall() / row.wall();
+  v.margin = std::max({kMinGain, base.spread(), row.spread()});
+  v.could = could;
+  if (v.speedup > could * (1 + v.margin)) {
+    v.kind = Verdict::kBeyondTheCpus;
+  } else if (v.speedup >= 1 + v.margin) {
+    v.kind = Verdict::kFaster;
+  } else if (v.speedup <= 1 / (1 + v.margin)) {
+    v.kind = Verdict::kSlower;
+  }
+  return v;
+}
+
+// within_noise() is "1.07x, within noise (...)".
+std::string within_noise(const Verdict& v) {
+  return fmt::format(
+      "{:.2f}x, within noise (faster or slower means beyond {:.0f}%: the larger "
+      "of {:.0f}% and the spread of the runs)",
+      v.speedup, 100 * v.margin, 100 * kMinGain);
+}
+
+// beyond_the_cpus() is "6.08x, more than the 2x that 2 CPUs allow: noise (...)".
+std::string beyond_the_cpus(const Verdict& v) {
+  return fmt::format(
+      "{:.2f}x, more than the {}x that {} allow: noise (other work on the "
+      "machine slowed some runs; try more --runs)",
+      v.speedup, v.could, plural(v.could, "CPU", "CPUs"));
+}
+
+// conclusions() are drawn only from a complete comparison.
 std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& rows) {
   std::vector<std::string> out;
   auto find = [&](Workload w, Runner r, int procs) -> const Row* {
@@ -399,38 +479,87 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
   };
 
   if (const Row* one = find(Workload::kSleep, Runner::kCoroutines, 1)) {
-    const Row* top = best(Workload::kSleep);
-    const double gain = top != nullptr ? *speedup(rows, *top) : 1.0;
-    if (gain < 1.25) {
-      out.push_back(fmt::format(
-          "sleep-bound: 1 worker already overlaps all waits ({} x {} in {:.0f} ms): concurrency "
-          "is enough",
-          with_commas(static_cast<std::uint64_t>(one->tasks)), format_duration(s.sleep),
-          one->wall()));
+    const std::string tasks = with_commas(static_cast<std::uint64_t>(one->tasks));
+    std::string line;
+    if (s.sleep.count() == 0) {
+      line = fmt::format(
+          "sleep-bound: --sleep 0: no waits to overlap; the {} tasks only start "
+          "and exit ({:.0f} ms on 1 worker)",
+          tasks, one->wall());
+    } else if (one->tasks == 1) {
+      line = fmt::format("sleep-bound: one task: no waits to overlap ({} in {:.0f} ms)",
+                         format_duration(s.sleep), one->wall());
     } else {
-      out.push_back(fmt::format(
-          "sleep-bound: {} workers finish {:.1f}x faster: with this many tasks, starting them "
-          "and their timers is CPU work too",
-          top->procs, gain));
+      line = fmt::format(
+          "sleep-bound: 1 worker overlaps the waits: {} x {} of waiting in {:.0f} ms "
+          "(concurrency)",
+          tasks, format_duration(s.sleep), one->wall());
     }
+    if (const Row* top = best(Workload::kSleep)) {
+      const Verdict v = judge(*one, *top, std::min(top->procs, s.cpus));
+      switch (v.kind) {
+        case Verdict::kBeyondTheCpus:
+          line += fmt::format("; {} workers: {}", top->procs, beyond_the_cpus(v));
+          break;
+        case Verdict::kFaster:
+          line += fmt::format(
+              "; {} workers finish {:.2f}x faster: starting {} tasks{} is CPU work, which they "
+              "share",
+              top->procs, v.speedup, tasks, s.sleep.count() > 0 ? " and their timers" : "");
+          break;
+        case Verdict::kSlower:
+          line += fmt::format("; {} workers are slower ({:.2f}x)", top->procs, v.speedup);
+          break;
+        case Verdict::kWithinNoise:
+          line += fmt::format("; {} workers: {}{}", top->procs, within_noise(v),
+                              s.sleep.count() > 0 ? ": concurrency is enough" : "");
+          break;
+      }
+    }
+    out.push_back(line);
   }
-  if (find(Workload::kCpu, Runner::kCoroutines, 1) != nullptr) {
+  if (const Row* one = find(Workload::kCpu, Runner::kCoroutines, 1)) {
     const Row* top = best(Workload::kCpu);
+    const std::string cpus = plural(s.cpus, "CPU", "CPUs");
     if (top == nullptr) {
       out.emplace_back(
           "cpu-bound: only procs=1 measured: run with --procs 1,2 on a multi-core machine to see "
           "parallelism");
-    } else if (const double gain = *speedup(rows, *top); gain >= 1.25) {
-      std::string line = fmt::format(
-          "cpu-bound: {} workers finish {:.1f}x faster: that is parallelism", top->procs, gain);
-      if (s.procs.back() > s.cpus) {
-        line += fmt::format(" (more workers than the {} CPUs add nothing)", s.cpus);
+    } else if (s.cpu_tasks == 1) {
+      out.push_back(
+          fmt::format("cpu-bound: one task: nothing to run in parallel ({} workers: {:.2f}x)",
+                      top->procs, one->wall() / top->wall()));
+    } else {
+      const int could = std::min({top->procs, s.cpu_tasks, s.cpus});
+      const Verdict v = judge(*one, *top, could);
+      std::string line;
+      switch (v.kind) {
+        case Verdict::kBeyondTheCpus:
+          line = fmt::format("cpu-bound: {} workers: {}", top->procs, beyond_the_cpus(v));
+          break;
+        case Verdict::kFaster:
+          line = fmt::format("cpu-bound: {} workers finish {:.2f}x faster: that is parallelism",
+                             top->procs, v.speedup);
+          if (v.speedup < 0.75 * could) {
+            line += fmt::format(", short of the {}x that {} could give", could,
+                                plural(could, "CPU", "CPUs"));
+          }
+          if (s.procs.back() > s.cpus) {
+            line += fmt::format(" (more workers than the {} add nothing)", cpus);
+          }
+          break;
+        case Verdict::kSlower:
+          line = fmt::format(
+              "cpu-bound: {} workers are slower ({:.2f}x) on {}: parallelism needs free CPUs",
+              top->procs, v.speedup, cpus);
+          break;
+        case Verdict::kWithinNoise:
+          line = fmt::format(
+              "cpu-bound: {} workers are no faster: {} on {}: parallelism needs free CPUs",
+              top->procs, within_noise(v), cpus);
+          break;
       }
       out.push_back(line);
-    } else {
-      out.push_back(fmt::format(
-          "cpu-bound: {} workers are no faster ({:.2f}x) on {}: parallelism needs free CPUs",
-          top->procs, gain, plural(s.cpus, "CPU", "CPUs")));
     }
   }
   const Row* threads = find(Workload::kSleep, Runner::kThreads, 0);
@@ -440,9 +569,9 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
         "threads: starting {} OS threads took {:.1f} ms ({:.1f} us each) and {:.1f} KiB each; "
         "{} coroutines took {:.1f} ms ({:.2f} us each) and {:.1f} KiB each",
         with_commas(static_cast<std::uint64_t>(threads->tasks)), threads->startup(),
-        1e3 * threads->startup() / threads->tasks, threads->rss_per_task(),
+        1e3 * threads->startup() / threads->tasks, threads->rss_per_task().value_or(0),
         with_commas(static_cast<std::uint64_t>(coroutines->tasks)), coroutines->startup(),
-        1e3 * coroutines->startup() / coroutines->tasks, coroutines->rss_per_task());
+        1e3 * coroutines->startup() / coroutines->tasks, coroutines->rss_per_task().value_or(0));
     if (threads->tasks < s.sleepers) {
       line += fmt::format(" (threads capped at {}: --max-threads)", with_commas(threads->tasks));
     }
@@ -505,7 +634,7 @@ std::string table(const Settings& s, const std::vector<Row>& rows, const Style& 
                            format_ms(row.wall_max())),
                format_ms(row.cpu()), optional_number(speedup(rows, row), "{:.2f}x"),
                eff ? fmt::format("{:.0f}%", 100 * *eff) : "-", fmt::format("{:.2f}", row.startup()),
-               fmt::format("{:.1f}", row.rss_per_task()),
+               optional_number(row.rss_per_task(), "{:.1f}"),
                optional_number(row.preemptions(), "{:g}")});
   }
   std::string out = "\n" + t.render("", style);
@@ -557,9 +686,10 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
     sp ? w.value(*sp) : w.null();
     w.key("efficiency");
     eff ? w.value(*eff) : w.null();
-    w.field("startup_ms_median", row.startup())
-        .field("rss_growth_kib_median", row.rss_growth())
-        .field("rss_kib_per_task", row.rss_per_task());
+    w.field("startup_ms_median", row.startup()).field("rss_growth_kib_median", row.rss_growth());
+    const auto per_task = row.rss_per_task();
+    w.key("rss_kib_per_task");
+    per_task ? w.value(*per_task) : w.null();
     const auto preemptions = row.preemptions();
     w.key("preemptions");
     preemptions ? w.value(*preemptions) : w.null();
@@ -631,10 +761,14 @@ int run(const Options& opts, const GlobalOptions& global) {
   Comparison comparison(s, session);
   const bool completed = comparison.measure();
   const std::vector<Row>& rows = comparison.rows();
-  const std::vector<std::string> lines = conclusions(s, rows);
+  const std::vector<std::string> lines =
+      completed ? conclusions(s, rows) : std::vector<std::string>{};
+  const std::string stopped =
+      "Interrupted (Ctrl-C): the table shows the runs that finished; no conclusion is drawn "
+      "from an unfinished comparison.\n";
   std::string text = table(s, rows, console.style());
   for (const std::string& line : lines) text += line + "\n";
-  if (!completed) text += "Interrupted: the table shows the runs that finished.\n";
+  if (!completed) text += stopped;
   if (!rows.empty()) text += "\n" + bar_chart(rows, console.style());
   switch (session.format()) {
     case Format::kTable:
@@ -642,6 +776,7 @@ int run(const Options& opts, const GlobalOptions& global) {
       break;
     case Format::kJson:
       console.result(to_json(s, rows, lines, completed));
+      if (!completed) console.extra(stopped);
       break;
     case Format::kCsv:
       console.result(to_csv(rows));
@@ -692,7 +827,10 @@ Command add_compare(CLI::App& parent, const GlobalOptions& global) {
       "  demo compare --format csv > runs.csv\n"
       "  demo compare --timeslice off             # CPU-bound tasks run to completion\n"
       "\n"
-      "KiB/task: growth of resident memory (RSS) from before a run to its peak, per task.\n"
+      "KiB/task: growth of resident memory (RSS) from before a run to its peak, per task;\n"
+      "sleep-bound rows only (thousands of tasks alive at once), '-' elsewhere.\n"
+      "Conclusions: faster or slower only beyond 10% and beyond the spread of the runs\n"
+      "((max - min) / median); in between, within noise.\n"
       "start-up ms: time to spawn all the tasks. CPU ms: getrusage, user + system.\n"
       "preemptions: per run (median), how many times a task's time slice ran out and another\n"
       "task got its worker; counted from the trace, so for CPU-bound coroutine rows (and,\n"

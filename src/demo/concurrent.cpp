@@ -2,12 +2,17 @@
 // corun.
 //
 // --variant tasks (seed 000, the default): N tasks "Task A", "Task B", ...
-// each print steps 1..S and sleep --interval after each step.
+// each print steps 1..S and sleep --interval between two steps (not after
+// the last: nothing waits for it).
 // --variant letters (seed 003): two coroutines, "Numbers" printing 1..S and
 // "Letters" printing a, b, ..., each sleeping before it prints, joined with
 // a WaitGroup.
 // Sleeping parks a coroutine, not its worker, so on one worker the sleeps
-// overlap: the run takes S intervals, not N x S.
+// overlap: the run takes S - 1 intervals, not N x (S - 1).
+//
+// A task is done (TaskTally) once it printed its last step; a run that
+// Ctrl-C stopped before that reports the steps that were printed and no
+// overlap.
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -127,7 +132,7 @@ class RunState {
   void start(std::chrono::steady_clock::time_point epoch) { clock_ = Stopwatch(epoch); }
 
   // run_task() is task `i`'s body.
-  void run_task(std::size_t i) {
+  void run_task(std::size_t i, TaskTally& tally) {
     TaskRecord& me = tasks_[i];
     std::mt19937_64 rng(s_.seed + i);
     std::uniform_int_distribution<std::int64_t> jitter(0, s_.jitter.count());
@@ -139,12 +144,13 @@ class RunState {
     const bool sleep_first = s_.variant == Variant::kLetters;  // as seed 003 does
     for (int step = 1; step <= s_.steps; ++step) {
       if (interrupted()) return;
-      if (sleep_first) sleep();
+      if (sleep_first || step > 1) sleep();
+      if (interrupted()) return;
       record(i, step);
       me.steps_done = step;
-      if (!sleep_first) sleep();
     }
     finished_.record(clock_.elapsed_ns());
+    tally.done();
   }
 
   std::int64_t elapsed_ns() const { return clock_.elapsed_ns(); }
@@ -188,17 +194,24 @@ class RunState {
   std::vector<StepEvent> events_;  // guarded by mu_ during the run
 };
 
+// apart() is the time between two steps: "100 ms", or "100 to 150 ms" with
+// --jitter.
+std::string apart(const Settings& s) {
+  if (s.jitter.count() == 0) return format_duration(s.interval);
+  return fmt::format("{} to {}", format_duration(s.interval),
+                     format_duration(s.interval + s.jitter));
+}
+
 std::string header(const Settings& s) {
   const std::string workers = plural(s.procs, "worker", "workers");
   if (s.variant == Variant::kLetters) {
     return fmt::format(
         "Numbers and letters printed by two coroutines joined with a WaitGroup (seed 003): "
         "{} steps, {} apart, on {}\n",
-        s.steps, format_duration(s.interval), workers);
+        s.steps, apart(s), workers);
   }
   return fmt::format("{} x {}, {} apart, on {} (procs={})\n", plural(s.tasks, "task", "tasks"),
-                     plural(s.steps, "step", "steps"), format_duration(s.interval), workers,
-                     s.procs);
+                     plural(s.steps, "step", "steps"), apart(s), workers, s.procs);
 }
 
 struct Outcome {
@@ -230,15 +243,18 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, b
       fmt::format("{} slept {:.0f} ms in total; wall time {:.0f} ms on {}", who, o.slept_ms,
                   o.wall_ms, plural(s.procs, "worker", "workers"));
   if (!completed) {
-    o.summary = fmt::format("Interrupted after {:.0f} ms: {} of {} steps done.", o.wall_ms,
-                            o.steps_done, s.tasks * s.steps);
+    o.summary = fmt::format(
+        "Interrupted (Ctrl-C) after {:.0f} ms: {} of {} steps done; no overlap is computed from "
+        "unfinished work.",
+        o.wall_ms, o.steps_done, s.tasks * s.steps);
   } else if (s.tasks == 1) {
     o.summary = slept_wall + ": a single task has nothing to overlap with.";
   } else if (o.overlap >= 1.2) {
     o.summary = slept_wall + ": their waits overlapped (concurrency).";
     if (s.procs > 1) o.summary += " Sleeping needs no CPU: one worker would do the same.";
   } else if (slept == 0) {
-    o.summary = slept_wall + ": no waits to overlap (--interval 0).";
+    o.summary = slept_wall + (s.steps == 1 ? ": no waits to overlap (one step: no sleep)."
+                                           : ": no waits to overlap (--interval 0).");
   } else {
     o.summary = slept_wall +
                 ": the sleeps are too short next to the start-up cost to show an overlap (try a "
@@ -282,13 +298,10 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
   }
   w.end_array().key("workers_used").begin_array(/*one_line=*/true);
   for (int worker : o.workers_used) w.value(worker);
-  w.end_array()
-      .field("wall_ms", o.wall_ms)
-      .field("slept_ms", o.slept_ms)
-      .field("overlap", o.overlap)
-      .field("interrupted", !o.completed)
-      .field("summary", o.summary)
-      .end_object();
+  w.end_array().field("wall_ms", o.wall_ms).field("slept_ms", o.slept_ms);
+  w.key("overlap");  // none from an unfinished run
+  o.completed ? w.value(o.overlap) : w.null();
+  w.field("interrupted", !o.completed).field("summary", o.summary).end_object();
   return w.str();
 }
 
@@ -312,6 +325,7 @@ int run(const Options& opts, const GlobalOptions& global) {
   console.extra(console.style().bold(header(s)));
 
   RunState rs(s, console);
+  TaskTally tally(s.tasks);
   std::vector<corun::TraceEvent> trace;
   bool completed = false;
   std::int64_t wall_ns = 0;
@@ -321,19 +335,20 @@ int run(const Options& opts, const GlobalOptions& global) {
     wg.add(s.tasks);
     rs.start(rt.trace_epoch());
     for (std::size_t i = 0; i < rs.tasks().size(); ++i) {
-      rs.tasks()[i].coroutine = rt.go([&rs, &wg, i] {
+      rs.tasks()[i].coroutine = rt.go([&rs, &wg, &tally, i] {
         struct Done {
           corun::WaitGroup& wg;
           ~Done() { wg.done(); }
         } done{wg};
-        rs.run_task(i);
+        rs.run_task(i, tally);
       });
     }
-    completed = wait_unless_interrupted([&wg] { return wg.count() == 0; });
-    if (completed) rt.wait();
-    wall_ns = completed ? rs.finished_ns() : rs.elapsed_ns();
+    wait_for_tasks(tally);
+    if (tally.complete()) rt.wait();
     trace = rt.trace();
-  }  // an interrupted run's sleepers are cancelled here
+  }                              // an interrupted run's sleepers are cancelled here
+  completed = tally.complete();  // every task has returned or was cancelled
+  wall_ns = completed ? rs.finished_ns() : rs.elapsed_ns();
 
   const Outcome outcome = summarize(s, rs, wall_ns, completed);
   if (completed) console.extra("All tasks done.\n");
@@ -378,7 +393,8 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
   cmd->add_option("-s,--steps", opts->steps, "Steps per task (default: 3; 10 with letters)")
       ->type_name("N");
   cmd->add_option("-i,--interval", opts->interval,
-                  "Sleep between steps: a number and a unit, ns, us, ms or s")
+                  "Sleep between two steps (not after the last): a number and a unit, ns, us, "
+                  "ms or s")
       ->type_name("DURATION")
       ->default_str("100ms");
   cmd->add_option("--jitter", opts->jitter,

@@ -34,11 +34,10 @@ InterruptScope::~InterruptScope() { sigaction(SIGINT, &g_previous, nullptr); }
 
 bool interrupted() noexcept { return g_interrupted.load(std::memory_order_relaxed); }
 
-bool wait_unless_interrupted(const std::function<bool()>& done, const std::function<void()>& tick) {
+void wait_for_tasks(const TaskTally& tally, const std::function<void()>& tick) {
   while (true) {
     if (tick) tick();
-    if (done()) return true;
-    if (interrupted()) return false;
+    if (tally.complete() || interrupted()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }

@@ -1,4 +1,4 @@
-// interrupt.hpp: Ctrl-C (SIGINT) handling for a run.
+// interrupt.hpp: Ctrl-C (SIGINT) handling for a run, and what "done" means.
 //
 // While an InterruptScope lives, SIGINT only sets a flag: the handler does
 // nothing else (no exit(), no output), so it is async-signal-safe. Tasks
@@ -6,8 +6,17 @@
 // early, and the subcommand prints what finished and exits 130. A second
 // Ctrl-C kills the process as usual (SA_RESETHAND), for a run that does not
 // stop.
+//
+// Whether a run is complete is decided by its TaskTally alone: a task counts
+// as done only when it did all its work, so a task that stopped early
+// because of Ctrl-C (or was cancelled in a sleep) is not done, even though it
+// returned. A run is complete when every task is done; otherwise it was
+// interrupted, and nothing computed from its times (speedup, conclusions) is
+// printed. A Ctrl-C that arrives after every task is done changes nothing.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 
 namespace demo {
@@ -23,11 +32,35 @@ class InterruptScope {
 // interrupted() is whether SIGINT arrived since the InterruptScope began.
 bool interrupted() noexcept;
 
-// wait_unless_interrupted() waits until done() (true) or SIGINT (false),
-// calling tick() (if any) at each poll. It polls every 2 ms: a thread
-// blocked in WaitGroup::wait() would not notice the signal. Measure the end
-// of a run inside its tasks, not here: this returns up to 2 ms late.
-bool wait_unless_interrupted(const std::function<bool()>& done,
-                             const std::function<void()>& tick = nullptr);
+// TaskTally counts the tasks of one run that did all their work.
+class TaskTally {
+ public:
+  explicit TaskTally(std::int64_t tasks) : tasks_(tasks) {}
+  // started_only() lowers the count to the tasks that were started (OS
+  // threads that could not be created); call it before waiting.
+  void started_only(std::int64_t started) noexcept {
+    tasks_.store(started, std::memory_order_release);
+  }
+  // done() is called by a task once its work is complete, never by one that
+  // stopped early.
+  void done() noexcept { done_.fetch_add(1, std::memory_order_acq_rel); }
+  std::int64_t count() const noexcept { return done_.load(std::memory_order_acquire); }
+  std::int64_t tasks() const noexcept { return tasks_.load(std::memory_order_acquire); }
+  // complete() is whether every task is done: the run's one test of "done".
+  bool complete() const noexcept { return count() >= tasks(); }
+
+ private:
+  std::atomic<std::int64_t> tasks_;
+  std::atomic<std::int64_t> done_{0};
+};
+
+// wait_for_tasks() waits until every task of `tally` is done or SIGINT
+// arrived, calling tick() (if any) at each poll. It polls every 2 ms: a
+// thread blocked in WaitGroup::wait() would not notice the signal. It
+// returns nothing on purpose: after it, stop the runtime (tasks that saw the
+// interrupt return, sleepers are cancelled) and ask the tally whether the
+// run is complete. Measure the end of a run inside its tasks, not here: this
+// returns up to 2 ms late.
+void wait_for_tasks(const TaskTally& tally, const std::function<void()>& tick = nullptr);
 
 }  // namespace demo

@@ -13,11 +13,19 @@
 // from the trace's zero (Runtime::trace_epoch()), so that they line up with
 // the timeline and the --trace file.
 //
-// The speedup over one worker is estimated, not measured with a second run:
-// one worker would take the sum of the tasks' CPU times (each measured with
-// the thread CPU clock around its own chunks, see run_cpu_task()), so
-//   speedup = sum of task CPU times / wall time.
-// `demo compare` measures it with real procs=1 runs instead.
+// Cores used is the sum of the tasks' CPU times (each measured with the
+// thread CPU clock around its own chunks, see run_cpu_task()) over the wall
+// time: how many CPUs the tasks' work kept busy on average. On N > 1 workers
+// it is also the estimated speedup over one worker, which would take the sum
+// of the CPU times; on one worker there is no speedup to report (it would
+// be over itself), and `demo compare` measures it with real procs=1 runs.
+//
+// A turn is one run of a task on a worker, from the trace; the mean turn is
+// the tasks' running time over their turns. The runtime's monitor looks
+// every half time slice, so a task gives way 1 to 1.5 slices into its turn.
+//
+// A run that Ctrl-C stopped before every task did all its work (TaskTally)
+// reports what finished and computes no figure from the unfinished work.
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -25,6 +33,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,7 +101,7 @@ class RunState {
   // start() sets the run's zero: the runtime's trace epoch.
   void start(std::chrono::steady_clock::time_point epoch) { clock_ = Stopwatch(epoch); }
 
-  void run_task(std::size_t index) {
+  void run_task(std::size_t index, TaskTally& tally) {
     TaskResult r;
     r.index = index;
     r.name = task_name(index);
@@ -107,6 +116,7 @@ class RunState {
     r.finish_ns = clock_.elapsed_ns();
     finished_.record(r.finish_ns);
     console_.extra(line(r));
+    if (r.cpu.completed) tally.done();
     results_.push_back(std::move(r));
   }
 
@@ -146,21 +156,41 @@ class RunState {
   std::vector<TaskResult> results_;  // guarded by mu_ during the run
 };
 
+// Turns are the runs of the tasks on the workers, from the trace.
+struct Turns {
+  std::uint64_t count = 0;
+  double busy_ms = 0;  // the tasks' running time, summed over their turns
+  double mean_ms() const { return count > 0 ? busy_ms / static_cast<double>(count) : 0; }
+};
+
+Turns count_turns(const std::vector<corun::TraceEvent>& trace, const TaskLabels& tasks) {
+  Turns t;
+  for (const RunSlice& r : run_slices(trace)) {
+    if (!tasks.contains(r.coroutine)) continue;
+    ++t.count;
+    t.busy_ms += static_cast<double>(r.end_ns - r.start_ns) / 1e6;
+  }
+  return t;
+}
+
 struct Outcome {
   double wall_ms = 0;
-  CpuTime cpu;             // the process's, over the run (getrusage)
-  double task_cpu_ms = 0;  // the sum of the tasks' own CPU times
-  double speedup = 0;      // task_cpu_ms / wall_ms
+  CpuTime cpu;                       // the process's, over the run (getrusage)
+  double task_cpu_ms = 0;            // the sum of the tasks' own CPU times
+  std::optional<double> cores_used;  // task_cpu_ms / wall_ms; none when interrupted
+  std::optional<double> speedup;     // the same, as the estimated speedup: procs > 1 only
   std::uint64_t preemptions = 0;
+  Turns turns;
   std::uint64_t checksum = 0;
   bool completed = true;
   std::string summary;
 };
 
 Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, CpuTime cpu,
-                  std::uint64_t preemptions, bool completed) {
+                  std::uint64_t preemptions, Turns turns, bool completed) {
   Outcome o;
   o.preemptions = preemptions;
+  o.turns = turns;
   o.completed = completed;
   o.wall_ms = static_cast<double>(wall_ns) / 1e6;
   o.cpu = cpu;
@@ -170,46 +200,51 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, C
     o.checksum += r.cpu.sum;
   }
   o.task_cpu_ms = static_cast<double>(task_cpu_ns) / 1e6;
-  o.speedup = o.wall_ms > 0 ? o.task_cpu_ms / o.wall_ms : 0;
-  const int cpus = corun::available_cpus();
-  const int could_run = std::min({s.procs, s.tasks, cpus});
   if (!completed) {
     std::size_t done = 0;
     for (const TaskResult& r : rs.results()) done += r.cpu.completed ? 1 : 0;
-    o.summary = fmt::format("Interrupted after {:.0f} ms: {} of {} tasks finished.", o.wall_ms,
-                            done, s.tasks);
-  } else if (s.tasks == 1) {
-    o.summary = "One task runs on one worker at a time: nothing to run in parallel (speedup " +
-                fmt::format("{:.2f}x).", o.speedup);
+    o.summary = fmt::format(
+        "Interrupted (Ctrl-C) after {:.0f} ms: {} of {} tasks finished; no speedup is computed "
+        "from unfinished work.",
+        o.wall_ms, done, s.tasks);
+    return o;
+  }
+  o.cores_used = o.wall_ms > 0 ? o.task_cpu_ms / o.wall_ms : 0;
+  if (s.procs > 1) o.speedup = o.cores_used;
+  const int cpus = corun::available_cpus();
+  const int could_run = std::min({s.procs, s.tasks, cpus});
+  if (s.tasks == 1) {
+    o.summary = "One task runs on one worker at a time: nothing to run in parallel.";
   } else if (s.procs == 1 && preemptions > 0) {
     o.summary = fmt::format(
-        "The {} tasks took turns on one worker (time slicing): concurrency without parallelism "
-        "(speedup {:.2f}x).",
-        s.tasks, o.speedup);
+        "The {} tasks took turns on one worker (time slicing): concurrency without "
+        "parallelism.",
+        s.tasks);
   } else if (s.procs == 1 && s.time_slice.count() == 0) {
     o.summary = fmt::format(
         "The {} tasks ran one after another on one worker: each task ran to completion before "
-        "the next started (speedup {:.2f}x).",
-        s.tasks, o.speedup);
+        "the next started.",
+        s.tasks);
   } else if (s.procs == 1) {
     o.summary = fmt::format(
         "The {} tasks ran one after another on one worker: each finished within its {} time "
-        "slice, so none was preempted (speedup {:.2f}x).",
-        s.tasks, format_duration(s.time_slice), o.speedup);
-  } else if (o.speedup >= 0.75 * could_run && could_run > 1) {
+        "slice, so none was preempted.",
+        s.tasks, format_duration(s.time_slice));
+  } else if (*o.speedup >= 0.75 * could_run && could_run > 1) {
     o.summary = fmt::format(
         "The tasks ran at the same time on {} workers: {:.2f}x faster than 1 worker "
         "(parallelism).",
-        std::min(s.procs, s.tasks), o.speedup);
+        std::min(s.procs, s.tasks), *o.speedup);
   } else if (s.procs > cpus) {
     o.summary = fmt::format(
         "{} workers but {}: the workers took turns on the CPUs, so the speedup is {:.2f}x, "
         "not {}x.",
-        s.procs, plural(cpus, "CPU", "CPUs"), o.speedup, std::min(s.procs, s.tasks));
+        s.procs, plural(cpus, "CPU", "CPUs"), *o.speedup, std::min(s.procs, s.tasks));
   } else {
     o.summary = fmt::format(
-        "Speedup {:.2f}x on {} workers: less than expected; is the machine busy with other work?",
-        o.speedup, s.procs);
+        "Speedup {:.2f}x on {} workers, where {} could run at once: the tasks' work kept only "
+        "{:.2f} CPUs busy; is the machine busy with other work?",
+        *o.speedup, s.procs, could_run, *o.cores_used);
   }
   if (completed && s.procs > 1 && s.tasks > s.procs && preemptions > 0) {
     o.summary += " With more tasks than workers, they also took turns (time slicing).";
@@ -220,6 +255,17 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, C
 std::string preemption_line(const Settings& s, const Outcome& o) {
   if (s.time_slice.count() == 0) {
     return "Time slice: off: no task was preempted; each ran until it finished.";
+  }
+  if (o.preemptions > 0 && o.turns.count > 0) {
+    return fmt::format(
+        "Time slice: {}; tasks were preempted {}. A turn lasted {:.1f} ms on average ({:.0f} ms "
+        "of running in {}): the runtime looks every half slice, so a task gives way 1 to 1.5 "
+        "slices into its turn (more where the machine is busy).",
+        format_duration(s.time_slice),
+        o.preemptions == 1 ? std::string("once")
+                           : plural(static_cast<std::int64_t>(o.preemptions), "time", "times"),
+        o.turns.mean_ms(), o.turns.busy_ms,
+        plural(static_cast<std::int64_t>(o.turns.count), "turn", "turns"));
   }
   if (o.preemptions == 0) {
     return fmt::format(
@@ -236,16 +282,27 @@ std::string preemption_line(const Settings& s, const Outcome& o) {
 }
 
 std::string report(const Settings& s, const Outcome& o) {
-  return fmt::format(
-      "\nWall time {:.0f} ms; CPU time {:.0f} ms (user {:.0f} + system {:.0f}, getrusage).\n"
-      "{}\n"
-      "Speedup over 1 worker: {:.2f}x (estimated: the tasks' CPU time, {:.0f} ms, is what 1 "
-      "worker would take; divided by the wall time).\n"
-      "Task CPU time: {}.\n"
-      "Checksum (sum of the task sums): {}{}\n{}\n",
-      o.wall_ms, o.cpu.total_ms(), o.cpu.user_ms, o.cpu.sys_ms, preemption_line(s, o), o.speedup,
-      o.task_cpu_ms, kCpuTimeMethod, o.checksum, o.completed ? "" : " (partial: interrupted)",
-      o.summary);
+  std::string out = fmt::format(
+      "\nWall time {:.0f} ms{}; CPU time {:.0f} ms (user {:.0f} + system {:.0f}, getrusage).\n",
+      o.wall_ms, o.completed ? "" : " (interrupted)", o.cpu.total_ms(), o.cpu.user_ms,
+      o.cpu.sys_ms);
+  if (o.completed) out += preemption_line(s, o) + "\n";
+  if (o.cores_used) {
+    out += fmt::format(
+        "Cores used: {:.2f} (the tasks' CPU time, {:.0f} ms, over the wall time: how many CPUs "
+        "their work kept busy).\n",
+        *o.cores_used, o.task_cpu_ms);
+  }
+  if (o.speedup) {
+    out += fmt::format(
+        "Speedup over 1 worker: {:.2f}x (estimated: the tasks' CPU time is what 1 worker would "
+        "take; divided by the wall time).\n",
+        *o.speedup);
+  }
+  out +=
+      fmt::format("Task CPU time: {}.\nChecksum (sum of the task sums): {}{}\n{}\n", kCpuTimeMethod,
+                  o.checksum, o.completed ? "" : " (partial: interrupted)", o.summary);
+  return out;
 }
 
 std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
@@ -283,8 +340,13 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
       .field("task_cpu_ms", o.task_cpu_ms)
       .field("cpu_method", kCpuTimeMethod)
       .field("preemptions", o.preemptions)
-      .field("speedup", o.speedup)
-      .field("speedup_method", "estimate: task_cpu_ms / wall_ms")
+      .field("turns", o.turns.count)
+      .field("mean_turn_ms", o.turns.mean_ms());
+  w.key("cores_used");
+  o.cores_used ? w.value(*o.cores_used) : w.null();
+  w.key("speedup");
+  o.speedup ? w.value(*o.speedup) : w.null();
+  w.field("speedup_method", "estimate: task_cpu_ms / wall_ms, on more than 1 worker")
       .field("checksum", o.checksum)
       .field("interrupted", !o.completed)
       .field("summary", o.summary)
@@ -324,6 +386,7 @@ int run(const Options& opts, const GlobalOptions& global) {
                             with_commas(s.work), describe_time_slice(s.time_slice)));
 
   RunState rs(s, console);
+  TaskTally tally(s.tasks);
   std::vector<corun::TraceEvent> trace;
   bool completed = false;
   std::int64_t wall_ns = 0;
@@ -336,16 +399,17 @@ int run(const Options& opts, const GlobalOptions& global) {
     const CpuTime cpu_before = process_cpu_time();
     rs.start(rt.trace_epoch());
     for (int i = 0; i < s.tasks; ++i) {
-      rt.go([&rs, &wg, i] {
+      rt.go([&rs, &wg, &tally, i] {
         struct Done {
           corun::WaitGroup& wg;
           ~Done() { wg.done(); }
         } done{wg};
-        rs.run_task(static_cast<std::size_t>(i));
+        rs.run_task(static_cast<std::size_t>(i), tally);
       });
     }
-    completed = wait_unless_interrupted([&wg] { return wg.count() == 0; });
+    wait_for_tasks(tally);
     rt.wait();  // interrupted tasks stop at their next chunk
+    completed = tally.complete();
     wall_ns = completed ? rs.finished_ns() : rs.elapsed_ns();
     cpu = process_cpu_time() - cpu_before;
     trace = rt.trace();
@@ -353,12 +417,13 @@ int run(const Options& opts, const GlobalOptions& global) {
 
   const Preemptions preemptions = count_preemptions(trace);
   rs.add_preemptions(preemptions);
-  const Outcome outcome = summarize(s, rs, wall_ns, cpu, preemptions.total, completed);
   TaskLabels labels;
   for (const TaskResult& r : rs.results()) {
     labels[r.coroutine] = {
         r.name, r.index < 9 ? static_cast<char>('1' + r.index) : default_symbol(r.index), r.index};
   }
+  const Outcome outcome =
+      summarize(s, rs, wall_ns, cpu, preemptions.total, count_turns(trace, labels), completed);
   session.add_run("demo parallel", s.procs, trace, labels);
   switch (session.format()) {
     case Format::kTable:
@@ -393,13 +458,14 @@ Command add_parallel(CLI::App& parent, const GlobalOptions& global) {
   add_time_slice_option(*cmd, opts->time_slice);
   cmd->footer(
       "Examples:\n"
-      "  demo parallel --procs 1 --timeline         # two tasks take turns, 10 ms each\n"
+      "  demo parallel --procs 1 --timeline         # two tasks take turns (time slices)\n"
       "  demo parallel --procs 1 --timeline --timeslice off   # one after another\n"
       "  demo parallel --procs 2 --timeline         # side by side: about half the time\n"
       "  demo parallel --tasks 8 --work 50M --format csv\n"
       "\n"
-      "Speedup is estimated as (sum of the tasks' CPU times) / wall time: what one worker\n"
-      "would take, over what the run took. `demo compare` measures it instead.\n"
+      "Cores used: (sum of the tasks' CPU times) / wall time. On more than one worker it is\n"
+      "also the estimated speedup: what one worker would take, over what the run took.\n"
+      "`demo compare` measures the speedup instead.\n"
       "Preemptions: how many times a task's time slice ran out and another task got its\n"
       "worker (counted from the runtime's trace).\n");
   return {cmd, [opts, &global] { return run(*opts, global); }};
