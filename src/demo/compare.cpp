@@ -440,12 +440,14 @@ Verdict judge(const Row& base, const Row& row, int could) {
   return v;
 }
 
-// within_noise() is "1.07x, within noise (...)".
+// within_noise() is "1.05x, within noise (less than 10%)", or "2.49x, within
+// noise: the runs vary by up to 163%" where the spread is the larger margin.
 std::string within_noise(const Verdict& v) {
-  return fmt::format(
-      "{:.2f}x, within noise (faster or slower means beyond {:.0f}%: the larger "
-      "of {:.0f}% and the spread of the runs)",
-      v.speedup, 100 * v.margin, 100 * kMinGain);
+  if (v.margin > kMinGain) {
+    return fmt::format("{:.2f}x, within noise: the runs vary by up to {:.0f}%", v.speedup,
+                       100 * v.margin);
+  }
+  return fmt::format("{:.2f}x, within noise (less than {:.0f}%)", v.speedup, 100 * kMinGain);
 }
 
 // beyond_the_cpus() is "6.08x, more than the 2x that 2 CPUs allow: noise (...)".
@@ -490,10 +492,14 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
       line = fmt::format("sleep-bound: one task: no waits to overlap ({} in {:.0f} ms)",
                          format_duration(s.sleep), one->wall());
     } else {
+      // More workers that are no faster make it "concurrency is enough".
+      const Row* top = best(Workload::kSleep);
+      const bool enough = top != nullptr &&
+                          judge(*one, *top, std::min(top->procs, s.cpus)).kind != Verdict::kFaster;
       line = fmt::format(
           "sleep-bound: 1 worker overlaps the waits: {} x {} of waiting in {:.0f} ms "
-          "(concurrency)",
-          tasks, format_duration(s.sleep), one->wall());
+          "(concurrency{})",
+          tasks, format_duration(s.sleep), one->wall(), enough ? " is enough" : "");
     }
     if (const Row* top = best(Workload::kSleep)) {
       const Verdict v = judge(*one, *top, std::min(top->procs, s.cpus));
@@ -511,8 +517,7 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
           line += fmt::format("; {} workers are slower ({:.2f}x)", top->procs, v.speedup);
           break;
         case Verdict::kWithinNoise:
-          line += fmt::format("; {} workers: {}{}", top->procs, within_noise(v),
-                              s.sleep.count() > 0 ? ": concurrency is enough" : "");
+          line += fmt::format("; {} workers: {}", top->procs, within_noise(v));
           break;
       }
     }
