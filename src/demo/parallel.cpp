@@ -232,19 +232,14 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, C
         s.tasks, format_duration(s.time_slice));
   } else if (*o.speedup >= 0.75 * could_run && could_run > 1) {
     o.summary = fmt::format(
-        "The tasks ran at the same time on {} workers: {:.2f}x faster than 1 worker "
-        "(parallelism).",
-        std::min(s.procs, s.tasks), *o.speedup);
-  } else if (s.procs > cpus) {
-    o.summary = fmt::format(
-        "{} workers but {}: the workers took turns on the CPUs, so the speedup is {:.2f}x, "
-        "not {}x.",
-        s.procs, plural(cpus, "CPU", "CPUs"), *o.speedup, std::min(s.procs, s.tasks));
+        "The tasks ran at the same time on {} {}: {:.2f}x faster than 1 worker (parallelism).",
+        could_run, s.procs > cpus ? "CPUs" : "workers", *o.speedup);
   } else {
     o.summary = fmt::format(
-        "Speedup {:.2f}x on {} workers, where {} could run at once: the tasks' work kept only "
-        "{:.2f} CPUs busy; is the machine busy with other work?",
-        *o.speedup, s.procs, could_run, *o.cores_used);
+        "Speedup {:.2f}x on {}, where {} tasks could run at once ({}{}): is the machine busy "
+        "with other work?",
+        *o.speedup, plural(s.procs, "worker", "workers"), could_run, plural(cpus, "CPU", "CPUs"),
+        s.procs > cpus ? ": more workers than CPUs add nothing" : "");
   }
   if (completed && s.procs > 1 && s.tasks > s.procs && preemptions > 0) {
     o.summary += " With more tasks than workers, they also took turns (time slicing).";
