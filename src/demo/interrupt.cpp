@@ -15,8 +15,6 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
-struct sigaction g_previous {};
-
 extern "C" void on_sigint(int /*signo*/) { g_interrupted.store(true, std::memory_order_relaxed); }
 
 }  // namespace
@@ -27,10 +25,8 @@ InterruptScope::InterruptScope() {
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESETHAND | SA_RESTART;
-  sigaction(SIGINT, &sa, &g_previous);
+  sigaction(SIGINT, &sa, nullptr);
 }
-
-InterruptScope::~InterruptScope() { sigaction(SIGINT, &g_previous, nullptr); }
 
 bool interrupted() noexcept { return g_interrupted.load(std::memory_order_relaxed); }
 

@@ -1,11 +1,14 @@
 // interrupt.hpp: Ctrl-C (SIGINT) handling for a run, and what "done" means.
 //
-// While an InterruptScope lives, SIGINT only sets a flag: the handler does
-// nothing else (no exit(), no output), so it is async-signal-safe. Tasks
-// check interrupted() between steps (and every chunk of the CPU loop), stop
-// early, and the subcommand prints what finished and exits 130. A second
-// Ctrl-C kills the process as usual (SA_RESETHAND), for a run that does not
-// stop.
+// From the start of an InterruptScope on, SIGINT only sets a flag: the
+// handler does nothing else (no exit(), no output), so it is
+// async-signal-safe. Tasks check interrupted() between steps (and every
+// chunk of the CPU loop), stop early, and the subcommand prints what
+// finished and exits 130. A second Ctrl-C kills the process as usual
+// (SA_RESETHAND), for a run that does not stop. The handler stays after the
+// scope ends, until the process exits: a Ctrl-C that arrives while a
+// complete run's results are written, or while the process exits, must not
+// kill it half-way (the run is complete: exit 0).
 //
 // Whether a run is complete is decided by its TaskTally alone: a task counts
 // as done only when it did all its work, so a task that stopped early
@@ -24,7 +27,6 @@ namespace demo {
 class InterruptScope {
  public:
   InterruptScope();
-  ~InterruptScope();
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;
 };
