@@ -252,15 +252,22 @@ std::string preemption_line(const Settings& s, const Outcome& o) {
     return "Time slice: off: no task was preempted; each ran until it finished.";
   }
   if (o.preemptions > 0 && o.turns.count > 0) {
-    return fmt::format(
-        "Time slice: {}; tasks were preempted {}. A turn lasted {:.1f} ms on average ({:.0f} ms "
-        "of running in {}): the runtime looks every half slice, so a task gives way 1 to 1.5 "
-        "slices into its turn (more where the machine is busy).",
+    std::string line = fmt::format(
+        "Time slice: {}; tasks were preempted {}. A turn lasted {:.1f} ms on average (the tasks "
+        "held the worker {:.0f} ms in {}): the runtime looks every half slice, so a task gives "
+        "way 1 to 1.5 slices into its turn.",
         format_duration(s.time_slice),
         o.preemptions == 1 ? std::string("once")
                            : plural(static_cast<std::int64_t>(o.preemptions), "time", "times"),
         o.turns.mean_ms(), o.turns.busy_ms,
         plural(static_cast<std::int64_t>(o.turns.count), "turn", "turns"));
+    if (o.turns.busy_ms > 1.25 * o.task_cpu_ms) {
+      line += fmt::format(
+          " Of those {:.0f} ms the tasks got {:.0f} ms of CPU: other work on the machine "
+          "stretched the turns.",
+          o.turns.busy_ms, o.task_cpu_ms);
+    }
+    return line;
   }
   if (o.preemptions == 0) {
     return fmt::format(
