@@ -441,10 +441,10 @@ Verdict judge(const Row& base, const Row& row, int could) {
 }
 
 // within_noise() is "1.05x, within noise (less than 10%)", or "2.49x, within
-// noise: the runs vary by up to 163%" where the spread is the larger margin.
+// noise (the runs vary by up to 163%)" where the spread is the larger margin.
 std::string within_noise(const Verdict& v) {
   if (v.margin > kMinGain) {
-    return fmt::format("{:.2f}x, within noise: the runs vary by up to {:.0f}%", v.speedup,
+    return fmt::format("{:.2f}x, within noise (the runs vary by up to {:.0f}%)", v.speedup,
                        100 * v.margin);
   }
   return fmt::format("{:.2f}x, within noise (less than {:.0f}%)", v.speedup, 100 * kMinGain);
@@ -555,13 +555,13 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
           break;
         case Verdict::kSlower:
           line = fmt::format(
-              "cpu-bound: {} workers are slower ({:.2f}x) on {}: parallelism needs free CPUs",
-              top->procs, v.speedup, cpus);
+              "cpu-bound: {} workers on {} are slower ({:.2f}x): parallelism needs free CPUs",
+              top->procs, cpus, v.speedup);
           break;
         case Verdict::kWithinNoise:
           line = fmt::format(
-              "cpu-bound: {} workers are no faster: {} on {}: parallelism needs free CPUs",
-              top->procs, within_noise(v), cpus);
+              "cpu-bound: {} workers on {} are no faster: {}: parallelism needs free CPUs",
+              top->procs, cpus, within_noise(v));
           break;
       }
       out.push_back(line);
