@@ -346,8 +346,9 @@ int run(const Options& opts, const GlobalOptions& global) {
     wait_for_tasks(tally);
     if (tally.complete()) rt.wait();
     trace = rt.trace();
-  }                              // an interrupted run's sleepers are cancelled here
-  completed = tally.complete();  // every task has returned or was cancelled
+  }  // an interrupted run's sleepers are cancelled here
+  // Every task has returned or was cancelled: the tally is final.
+  completed = tally.complete();
   wall_ns = completed ? rs.finished_ns() : rs.elapsed_ns();
 
   const Outcome outcome = summarize(s, rs, wall_ns, completed);
