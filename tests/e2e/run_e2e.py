@@ -1000,13 +1000,13 @@ def case_timeslice_zero_is_off():
 @case
 def case_interval_is_between_steps():
     start = time.monotonic()
-    doc, _ = run_json("concurrent", "--tasks", "1", "--steps", "1", "--interval", "800ms")
+    doc, _ = run_json("concurrent", "--tasks", "1", "--steps", "1", "--interval", "2s")
     elapsed = time.monotonic() - start
-    check(elapsed < 0.7, f"1 step took {elapsed:.2f} s: a sleep after the last step")
+    check(elapsed < 1.5, f"1 step took {elapsed:.2f} s: a sleep after the last step")
     check(doc["slept_ms"] == 0, doc)
     doc, _ = run_json("concurrent", "--tasks", "2", "--steps", "3", "--interval", "50ms")
     check(doc["slept_ms"] == 200, f"2 tasks x 2 sleeps between 3 steps: {doc['slept_ms']}")
-    check(95 <= doc["wall_ms"] < 150 + 100, doc["wall_ms"])
+    check(doc["wall_ms"] >= 95, doc["wall_ms"])
 
 
 @case
