@@ -951,10 +951,10 @@ def case_cpu_seeds_are_distinct():
 
 @case
 def case_parallel_one_worker_reports_no_speedup():
-    doc, _ = run_json("parallel", "--procs", "1", "--tasks", "2", "--work", "2M")
+    doc, _ = run_json("parallel", "--procs", "1", "--tasks", "2", "--work", "10M")
     check(doc["speedup"] is None, f"a speedup over 1 worker on 1 worker: {doc['speedup']}")
     check(abs(doc["cores_used"] - doc["task_cpu_ms"] / doc["wall_ms"]) < 0.01, doc)
-    out, _ = run_ok("parallel", "--procs", "1", "--tasks", "2", "--work", "2M")
+    out, _ = run_ok("parallel", "--procs", "1", "--tasks", "2", "--work", "10M")
     check("Speedup" not in out and "speedup" not in out, out)
     m = re.search(r"^Cores used: (\d+\.\d\d) \(the tasks' CPU time, (\d+) ms, over the wall "
                   r"time", out, re.M)
@@ -962,7 +962,7 @@ def case_parallel_one_worker_reports_no_speedup():
     check(m and wall, out)
     check(abs(float(m.group(1)) - int(m.group(2)) / max(int(wall.group(1)), 1)) < 0.05 + 1 /
           max(int(wall.group(1)), 1), out)
-    doc, _ = run_json("parallel", "--procs", "2", "--tasks", "2", "--work", "2M")
+    doc, _ = run_json("parallel", "--procs", "2", "--tasks", "2", "--work", "10M")
     check(doc["speedup"] == doc["cores_used"], doc)
 
 
