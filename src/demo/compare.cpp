@@ -242,6 +242,11 @@ class Comparison {
     row.tasks = tasks(workload, runner);
     bool completed = true;
     for (int run = 0; run < s_.runs && completed; ++run) {
+      session_.console().progress(
+          fmt::format("{}, {}, run {}/{}", name(row.workload),
+                      row.procs > 0 ? fmt::format("procs={}", row.procs) : "threads", run + 1,
+                      s_.runs),
+          runs_done_++, total_runs(), "runs");
       std::optional<Sample> sample;
       if (row.runner == Runner::kCoroutines) {
         sample = run_coroutines(row, run == 0 && session_.tracing());
@@ -356,9 +361,16 @@ class Comparison {
     return meter.result(checksum.load());
   }
 
+  // total_runs() is how many runs measure() makes, for the progress line.
+  int total_runs() const {
+    const int rows = static_cast<int>(s_.procs.size()) + (s_.threads ? 1 : 0);
+    return 2 * rows * s_.runs;
+  }
+
   const Settings& s_;
   Session& session_;
   std::vector<Row> rows_;
+  int runs_done_ = 0;
 };
 
 // speedup() is the row's median wall time against procs=1 of its workload.

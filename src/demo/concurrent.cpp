@@ -177,6 +177,8 @@ class RunState {
     e.t_ns = clock_.elapsed_ns();
     console_.extra(step_line(e));
     events_.push_back(std::move(e));
+    console_.progress("demo concurrent", static_cast<std::int64_t>(events_.size()),
+                      std::int64_t{s_.tasks} * s_.steps, "steps");
   }
 
   const Settings& s_;
@@ -355,6 +357,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     corun::Runtime rt(corun::Config{.procs = s.procs, .trace = session.tracing()});
     wg.add(s.tasks);
     rs.start(rt.trace_epoch());
+    console.progress("demo concurrent", 0, std::int64_t{s.tasks} * s.steps, "steps");
     for (std::size_t i = 0; i < rs.tasks().size(); ++i) {
       rs.tasks()[i].coroutine = rt.go([&rs, &wg, i] {
         struct Done {

@@ -110,28 +110,31 @@ Console::Console(Format format, const GlobalOptions& global, bool wide)
       extra_(format == Format::kTable ? stdout : (global.quiet ? nullptr : stderr)),
       style_(extra_ != nullptr && color_for(extra_, global)),
       wide_(wide),
-      width_(terminal_columns(extra_ != nullptr ? extra_ : stdout)) {}
+      width_(terminal_columns(extra_ != nullptr ? extra_ : stdout)),
+      stdout_terminal_(isatty(STDOUT_FILENO) != 0),
+      progress_(!global.quiet && isatty(STDERR_FILENO) != 0, terminal_columns(stderr), mu_) {}
 
 std::string Console::human(std::string_view text) const {
   return wide_ ? std::string(text) : wrap(text, width_);
 }
 
-void Console::result(std::string_view text) {
-  const std::string out = format_ == Format::kTable ? human(text) : std::string(text);
+void Console::write(std::FILE* stream, std::string_view text) {
   std::lock_guard<std::mutex> lk(mu_);
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  if (stream == stderr || stdout_terminal_) progress_.hide_locked();
+  std::fwrite(text.data(), 1, text.size(), stream);
+  std::fflush(stream);
+}
+
+void Console::result(std::string_view text) {
+  write(stdout, format_ == Format::kTable ? human(text) : std::string(text));
 }
 
 void Console::extra(std::string_view text) {
-  if (extra_ == nullptr) return;
-  const std::string out = human(text);
-  std::lock_guard<std::mutex> lk(mu_);
-  std::fwrite(out.data(), 1, out.size(), extra_);
-  std::fflush(extra_);
+  if (extra_ != nullptr) write(extra_, human(text));
 }
 
 void Console::report(std::string_view human, const std::function<std::string()>& machine) {
+  progress_.stop();
   if (format_ == Format::kTable) {
     result(human);
     return;

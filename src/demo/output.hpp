@@ -15,6 +15,7 @@
 
 #include "demo/command.hpp"
 #include "demo/options.hpp"
+#include "demo/progress.hpp"
 
 namespace demo {
 
@@ -84,19 +85,32 @@ class Console {
 
   // report() writes a run's outcome, one rule for every format: in table
   // mode `human` on stdout; in json and csv mode machine() on stdout and
-  // `human` where extras go (stderr; nowhere with --quiet).
+  // `human` where extras go (stderr; nowhere with --quiet). The progress
+  // line is gone by then.
   void report(std::string_view human, const std::function<std::string()>& machine);
+
+  // progress() says how far the run is (see ProgressLine): shown on stderr
+  // once the run has taken ~2 s, only when stderr is a terminal and not with
+  // --quiet. Thread-safe.
+  void progress(std::string_view what, std::int64_t done, std::int64_t total,
+                std::string_view unit) {
+    progress_.update(what, done, total, unit);
+  }
 
  private:
   // human() is `text` as human output: wrapped to width() unless wide.
   std::string human(std::string_view text) const;
+  // write() writes `text` to `stream`, the progress line out of its way.
+  void write(std::FILE* stream, std::string_view text);
 
   Format format_;
   std::FILE* extra_;
   Style style_;
   bool wide_;
   int width_;
-  std::mutex mu_;
+  bool stdout_terminal_;
+  std::mutex mu_;  // of all writes
+  ProgressLine progress_;
 };
 
 // JsonWriter builds one JSON document. Containers nested `inline_depth`

@@ -111,6 +111,8 @@ class RunState {
     finished_.record(r.finish_ns);
     console_.extra(line(r));
     results_.push_back(std::move(r));
+    console_.progress("demo parallel", static_cast<std::int64_t>(results_.size()), s_.tasks,
+                      "tasks finished");
   }
 
   std::int64_t elapsed_ns() const { return clock_.elapsed_ns(); }
@@ -371,6 +373,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     wg.add(s.tasks);
     const CpuTime cpu_before = process_cpu_time();
     rs.start(rt.trace_epoch());
+    console.progress("demo parallel", 0, s.tasks, "tasks finished");
     for (int i = 0; i < s.tasks; ++i) {
       rt.go([&rs, &wg, i] {
         struct Done {

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 DEMO = None
@@ -976,6 +977,73 @@ def case_width_follows_the_terminal():
     out = run_on_terminal(*SHORT_RUNS["compare"], "--no-color", env={"COLUMNS": "200"})
     check(re.fullmatch(" +".join(re.escape(c) for c in COMPARE_COLUMNS),
                        table_header(out).strip()), f"200 columns: not every column:\n{out}")
+
+
+def run_with_stderr_on_terminal(*args, env=None):
+    """Runs demo with stderr on a pseudo-terminal (80 columns) and stdout on a
+    pipe; returns the exit code, stdout and what reached the terminal."""
+    full_env = dict(os.environ)
+    for name in ("GOMAXPROCS", "NO_COLOR", "SPDLOG_LEVEL", "COLUMNS"):
+        full_env.pop(name, None)
+    full_env.update(env or {})
+    master, slave = pty.openpty()
+    p = subprocess.Popen([DEMO, *args], stdout=subprocess.PIPE, stderr=slave, env=full_env)
+    os.close(slave)
+    out = []
+    reader = threading.Thread(target=lambda: out.append(p.stdout.read()))
+    reader.start()
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    p.wait(timeout=TIMEOUT)
+    reader.join(timeout=TIMEOUT)
+    return p.returncode, out[0].decode(), data.decode()
+
+
+# 6 runs of 10 sleepers sleeping 0.45 s: a compare run of about 3 s.
+LONG_COMPARE = ("compare", "--procs", "1", "--runs", "6", "--sleepers", "10", "--sleep",
+                "450ms", "--work", "1k", "--no-color")
+PROGRESS_LINE = re.compile(r"\r(sleep-bound|cpu-bound), procs=1, run \d/6 \| (\d+)/12 runs \| "
+                           r"\d+\.\d s elapsed( \| ~[\d.]+ s left)?\x1b\[K")
+
+
+@case
+def case_progress_on_a_terminal():
+    rc, out, err = run_with_stderr_on_terminal(*LONG_COMPARE)
+    check(rc == 0, f"exit {rc}\n{err}")
+    frames = PROGRESS_LINE.findall(err)
+    check(frames, f"no progress line on the terminal after ~3 s:\n{err!r}")
+    check(any(left for *_, left in frames), f"no time left shown: {frames}")
+    done = [int(d) for _, d, _ in frames]
+    check(done == sorted(done) and done[-1] < 12, f"runs done: {done}")
+    last = err.rindex("\x1b[K")
+    check(err[last - 3:last] == "\r\x1b" or err.endswith("\r\x1b[K"),
+          f"the line is not erased at the end: {err[-200:]!r}")
+    check(not too_wide(PROGRESS_LINE.sub("", err), 80), "progress wider than the terminal")
+    # stdout (a pipe) has the table and nothing of the progress line.
+    check("\r" not in out and "\x1b" not in out, f"progress on stdout: {out!r}")
+    check(re.search(r"^sleep-bound +coroutines +1 +10 ", out, re.M), out)
+    # Each progress frame is erased before other text reaches the terminal.
+    for m in PROGRESS_LINE.finditer(err):
+        rest = err[m.end():]
+        check(rest == "" or rest.startswith("\r"), f"text written after a frame: {rest[:80]!r}")
+
+
+@case
+def case_no_progress_off_a_terminal():
+    rc, out, err = run(*LONG_COMPARE)
+    check(rc == 0, f"exit {rc}\n{err}")
+    check("\r" not in out + err and "\x1b" not in out + err, f"progress on a pipe: {err!r}")
+    # Short runs never show one, even on a terminal.
+    rc, _, err = run_with_stderr_on_terminal(*SHORT_RUNS["compare"])
+    check(rc == 0 and "\r" not in err.replace("\r\n", "\n"), f"a short run's progress: {err!r}")
 
 
 # ---------------------------------------------------------------------------
