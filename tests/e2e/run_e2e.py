@@ -943,6 +943,9 @@ def case_default_output_fits_80_columns():
             _, err = run_ok(*args, *extra, "--format", "csv", env=env)
             check(not too_wide(err, 80), f"{command} --format csv: stderr over 80 columns:\n"
                   + "\n".join(too_wide(err, 80)))
+    for workload in ("cpu", "park", "yield"):
+        out, _ = run_ok("bench", workload, "--procs", "1", "--n", "1000", env=env)
+        check(not too_wide(out, 80), f"demo bench {workload}:\n{out}")
 
 
 COMPARE_COLUMNS = ["workload", "runner", "procs", "tasks", "wall ms", "min-max ms", "CPU ms",
@@ -958,6 +961,10 @@ def case_wide_shows_every_column():
     out, _ = run_ok(*SHORT_RUNS["compare"], "--wide")
     check(re.fullmatch(" +".join(re.escape(c) for c in COMPARE_COLUMNS), table_header(out)), out)
     check("--wide shows" not in out, out)
+    out, _ = run_ok("bench", "cpu", "--procs", "1", "--n", "1000", "--wide")
+    check(re.match(r"workload +procs +n +wall ms +ns/op +op +result\n", out), out)
+    check(re.search(r"^cpu +1 +1000 +[\d.]+ +[\d.]+ +one iteration +checksum \d+$", out, re.M),
+          out)
     out, _ = run_ok(*SHORT_RUNS["compare"])
     header = table_header(out)
     for column in ("workload", "procs", "wall ms", "speedup"):
