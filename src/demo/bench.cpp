@@ -10,6 +10,7 @@
 
 #include "demo/command.hpp"
 #include "demo/options.hpp"
+#include "demo/output.hpp"
 #include "demo/workloads.hpp"
 
 namespace demo {
@@ -23,6 +24,7 @@ struct Options {
   std::string n;
   std::string tasks;
   std::string format = "table";
+  bool wide = false;
 };
 
 // json_line() is the peers' result line; checksum and rss_kib_per_task only
@@ -36,13 +38,17 @@ std::string json_line(const WorkloadResult& r) {
   return line + "}";
 }
 
-void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec) {
+// kTableOpColumns is the width from which the table shows what an op is
+// (--wide always does); below, it fits 80 columns.
+constexpr int kTableOpColumns = 120;
+
+void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec, bool op) {
   std::string extra;
   if (r.checksum) extra = fmt::format("checksum {}", *r.checksum);
   if (r.rss_kib_per_task)
     extra = fmt::format("{:.2f} KiB per parked coroutine", *r.rss_kib_per_task);
-  fmt::print("{:<9} {:>5} {:>12} {:>11.1f} {:>12.2f}  {:<34} {}\n", r.workload, r.procs, r.n,
-             r.wall_ms, r.ns_per_op, spec.op, extra);
+  fmt::print("{:<9} {:>5} {:>12} {:>10.1f} {:>9.2f}  {}{}\n", r.workload, r.procs, r.n, r.wall_ms,
+             r.ns_per_op, op ? fmt::format("{:<34} ", spec.op) : "", extra);
 }
 
 int run(const Options& o) {
@@ -67,16 +73,17 @@ int run(const Options& o) {
   const Format format = parse_format(o.format);
   if (format == Format::kCsv) throw UsageError("--format: expected table or json, got \"csv\"");
 
+  const bool op = o.wide || terminal_columns(stdout) >= kTableOpColumns;
   if (format == Format::kTable) {
-    fmt::print("{:<9} {:>5} {:>12} {:>11} {:>12}  {:<34} {}\n", "workload", "procs", "n", "wall ms",
-               "ns/op", "op", "result");
+    fmt::print("{:<9} {:>5} {:>12} {:>10} {:>9}  {}result\n", "workload", "procs", "n", "wall ms",
+               "ns/op", op ? fmt::format("{:<34} ", "op") : "");
   }
   for (const WorkloadSpec* spec : selected) {
     const WorkloadResult r = run_workload(spec->name, procs, n, tasks);
     if (format == Format::kJson) {
       fmt::print("{}\n", json_line(r));
     } else {
-      print_table_row(r, *spec);
+      print_table_row(r, *spec, op);
     }
     std::fflush(stdout);
   }
@@ -103,6 +110,9 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
   cmd->add_option("-f,--format", opts->format, "Output format: table or json")
       ->type_name("FORMAT")
       ->default_str("table");
+  cmd->add_flag("--wide", opts->wide,
+                "Table: show what an op is in each workload (default: only on a terminal of 120 "
+                "columns or more)");
   cmd->footer(
       "Examples:\n"
       "  demo bench yield --procs 1 --format json\n"

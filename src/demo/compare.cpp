@@ -266,6 +266,11 @@ class Comparison {
     row.procs = procs;
     row.tasks = tasks(workload, runner);
     for (int run = 0; run < s_.runs && !interrupted(); ++run) {
+      session_.console().progress(
+          fmt::format("{}, {}, run {}/{}", name(row.workload),
+                      row.procs > 0 ? fmt::format("procs={}", row.procs) : "threads", run + 1,
+                      s_.runs),
+          runs_done_++, total_runs(), "runs");
       std::optional<Sample> sample;
       if (row.runner == Runner::kCoroutines) {
         sample = run_coroutines(row, run == 0 && session_.tracing());
@@ -388,9 +393,16 @@ class Comparison {
     return meter.result(checksum.load());
   }
 
+  // total_runs() is how many runs measure() makes, for the progress line.
+  int total_runs() const {
+    const int rows = static_cast<int>(s_.procs.size()) + (s_.threads ? 1 : 0);
+    return 2 * rows * s_.runs;
+  }
+
   const Settings& s_;
   Session& session_;
   std::vector<Row> rows_;
+  int runs_done_ = 0;
 };
 
 // speedup() is the row's median wall time against procs=1 of its workload;
@@ -585,8 +597,12 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
   return out;
 }
 
-std::string bar_chart(const std::vector<Row>& rows, const Style& style) {
-  constexpr int kWidth = 40;
+// bar_chart() draws the speedups, its lines at most `width` columns wide (0:
+// no limit): bars of up to 40 cells, fewer on a narrow terminal.
+std::string bar_chart(const std::vector<Row>& rows, const Style& style, int width) {
+  constexpr int kLabels = 24;  // "  sleep-bound  procs=2  "
+  constexpr int kNumber = 7;   // " 12.34x"
+  const int kWidth = width > 0 ? std::clamp(width - kLabels - kNumber, 5, 40) : 40;
   double top = 0;
   for (const Row& row : rows) top = std::max(top, speedup(rows, row).value_or(0));
   if (top <= 0) return "";
@@ -618,31 +634,34 @@ std::string optional_number(std::optional<double> v, std::string_view format) {
   return v ? fmt::format(fmt::runtime(format), *v) : "-";
 }
 
-std::string table(const Settings& s, const std::vector<Row>& rows, const Style& style) {
+// table() is the rows as a table `width` columns wide at most (0: no
+// limit). Each column has a priority (see TextTable): on a narrow terminal
+// the details go first, the wall time and the speedup stay.
+std::string table(const Settings& s, const std::vector<Row>& rows, const Style& style, int width) {
   TextTable t({{"workload"},
-               {"runner"},
+               {"runner", false, 1},
                {"procs", true},
-               {"tasks", true},
-               {"wall ms (median, min-max)", true},
-               {"CPU ms", true},
+               {"tasks", true, 1},
+               {"wall ms", true},
+               {"min-max ms", true, 5},
+               {"CPU ms", true, 3},
                {"speedup", true},
-               {"efficiency", true},
-               {"start-up ms", true},
-               {"KiB/task", true},
-               {"preemptions", true}});
+               {"efficiency", true, 2},
+               {"start-up ms", true, 7},
+               {"KiB/task", true, 8},
+               {"preemptions", true, 6}});
   for (const Row& row : rows) {
     const auto eff = efficiency(rows, row);
     t.add_row({name(row.workload), name(row.runner),
                row.runner == Runner::kThreads ? "-" : std::to_string(row.procs),
-               with_commas(static_cast<std::uint64_t>(row.tasks)),
-               fmt::format("{} ({}-{})", format_ms(row.wall()), format_ms(row.wall_min()),
-                           format_ms(row.wall_max())),
+               with_commas(static_cast<std::uint64_t>(row.tasks)), format_ms(row.wall()),
+               fmt::format("{}-{}", format_ms(row.wall_min()), format_ms(row.wall_max())),
                format_ms(row.cpu()), optional_number(speedup(rows, row), "{:.2f}x"),
                eff ? fmt::format("{:.0f}%", 100 * *eff) : "-", fmt::format("{:.2f}", row.startup()),
                optional_number(row.rss_per_task(), "{:.1f}"),
                optional_number(row.preemptions(), "{:g}")});
   }
-  std::string out = "\n" + t.render("", style);
+  std::string out = "\n" + t.render("", style, width);
   if (s.baseline_added) out += style.dim("(procs=1 added as the baseline of the speedup)\n");
   for (const Row& row : rows) {
     if (!row.note.empty())
@@ -699,7 +718,7 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
     w.key("preemptions");
     preemptions ? w.value(*preemptions) : w.null();
     w.key("checksum");
-    row.workload == Workload::kCpu ? w.value(row.samples.front().checksum) : w.null();
+    row.workload == Workload::kCpu ? w.exact(row.samples.front().checksum) : w.null();
     w.field("note", row.note).key("samples").begin_array();
     for (const Sample& sample : row.samples) {
       w.begin_object()
@@ -719,23 +738,82 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
   return w.str();
 }
 
-std::string to_csv(const std::vector<Row>& rows) {
-  std::string out =
-      csv_line({"workload", "runner", "procs", "tasks", "runs", "wall_ms_median", "wall_ms_min",
-                "wall_ms_max", "cpu_ms_median", "speedup", "efficiency", "startup_ms_median",
-                "rss_growth_kib_median", "rss_kib_per_task", "checksum", "preemptions"});
-  auto num = [](std::optional<double> v) { return v ? fmt::format("{:.3f}", *v) : ""; };
+// to_csv() is one table of three kinds of record (see CsvRecords): `row`
+// (a line of the table), `conclusion` (one per line) and one `summary` (the
+// JSON document's other fields, procs separated by spaces).
+std::string to_csv(const Settings& s, const std::vector<Row>& rows,
+                   const std::vector<std::string>& lines, bool completed) {
+  CsvRecords csv({"workload",
+                  "runner",
+                  "procs",
+                  "tasks",
+                  "runs",
+                  "wall_ms_median",
+                  "wall_ms_min",
+                  "wall_ms_max",
+                  "cpu_ms_median",
+                  "speedup",
+                  "efficiency",
+                  "startup_ms_median",
+                  "rss_growth_kib_median",
+                  "rss_kib_per_task",
+                  "preemptions",
+                  "checksum",
+                  "note",
+                  "conclusion",
+                  "command",
+                  "version",
+                  "cpus",
+                  "sleepers",
+                  "sleep_ms",
+                  "cpu_tasks",
+                  "work",
+                  "threads",
+                  "max_threads",
+                  "time_slice_ms",
+                  "peak_rss_kib",
+                  "interrupted"});
+  auto num = [](std::optional<double> v) { return v ? csv_number(*v) : ""; };
   for (const Row& row : rows) {
-    out += csv_line(
-        {name(row.workload), name(row.runner),
-         row.runner == Runner::kThreads ? "" : std::to_string(row.procs), std::to_string(row.tasks),
-         std::to_string(row.samples.size()), num(row.wall()), num(row.wall_min()),
-         num(row.wall_max()), num(row.cpu()), num(speedup(rows, row)), num(efficiency(rows, row)),
-         num(row.startup()), num(row.rss_growth()), num(row.rss_per_task()),
-         row.workload == Workload::kCpu ? std::to_string(row.samples.front().checksum) : "",
-         row.preemptions() ? fmt::format("{:g}", *row.preemptions()) : ""});
+    csv.add("row",
+            {{"workload", name(row.workload)},
+             {"runner", name(row.runner)},
+             {"procs", row.runner == Runner::kThreads ? "" : std::to_string(row.procs)},
+             {"tasks", std::to_string(row.tasks)},
+             {"runs", std::to_string(row.samples.size())},
+             {"wall_ms_median", num(row.wall())},
+             {"wall_ms_min", num(row.wall_min())},
+             {"wall_ms_max", num(row.wall_max())},
+             {"cpu_ms_median", num(row.cpu())},
+             {"speedup", num(speedup(rows, row))},
+             {"efficiency", num(efficiency(rows, row))},
+             {"startup_ms_median", num(row.startup())},
+             {"rss_growth_kib_median", num(row.rss_growth())},
+             {"rss_kib_per_task", num(row.rss_per_task())},
+             {"preemptions", row.preemptions() ? fmt::format("{:g}", *row.preemptions()) : ""},
+             {"checksum",
+              row.workload == Workload::kCpu ? std::to_string(row.samples.front().checksum) : ""},
+             {"note", row.note}});
   }
-  return out;
+  for (const std::string& line : lines) csv.add("conclusion", {{"conclusion", line}});
+  std::string procs;
+  for (int p : s.procs) procs += (procs.empty() ? "" : " ") + std::to_string(p);
+  csv.add("summary",
+          {{"command", "compare"},
+           {"version", CORUN_VERSION},
+           {"cpus", std::to_string(s.cpus)},
+           {"procs", procs},
+           {"runs", std::to_string(s.runs)},
+           {"sleepers", std::to_string(s.sleepers)},
+           {"sleep_ms", csv_number(static_cast<double>(s.sleep.count()) / 1e6)},
+           {"cpu_tasks", std::to_string(s.cpu_tasks)},
+           {"work", std::to_string(s.work)},
+           {"threads", s.threads ? "true" : "false"},
+           {"max_threads", std::to_string(s.max_threads)},
+           {"time_slice_ms", csv_number(static_cast<double>(s.time_slice.count()) / 1e6)},
+           {"peak_rss_kib", std::to_string(peak_rss_kib())},
+           {"interrupted", completed ? "false" : "true"}});
+  return csv.str();
 }
 
 std::string header(const Settings& s) {
@@ -743,7 +821,7 @@ std::string header(const Settings& s) {
   for (int p : s.procs) procs += (procs.empty() ? "" : ", ") + std::to_string(p);
   return fmt::format(
       "Comparing sleep-bound ({} x sleep {}) and cpu-bound ({} x {} iterations) work at procs {}; "
-      "{} each; {} available{}\n"
+      "{} each (the table shows medians); {} available{}\n"
       "Time slice: {}\n",
       plural(s.sleepers, "task", "tasks"), format_duration(s.sleep),
       plural(s.cpu_tasks, "task", "tasks"), with_commas(s.work), procs,
@@ -771,23 +849,14 @@ int run(const Options& opts, const GlobalOptions& global) {
   const std::string stopped =
       "Interrupted (Ctrl-C): the table shows the runs that finished; no conclusion is drawn "
       "from an unfinished comparison.\n";
-  std::string text = table(s, rows, console.style());
+  std::string text = table(s, rows, console.style(), console.table_width());
   for (const std::string& line : lines) text += line + "\n";
   if (!completed) text += stopped;
-  if (!rows.empty()) text += "\n" + bar_chart(rows, console.style());
-  switch (session.format()) {
-    case Format::kTable:
-      console.result(text);
-      break;
-    case Format::kJson:
-      console.result(to_json(s, rows, lines, completed));
-      if (!completed) console.extra(stopped);
-      break;
-    case Format::kCsv:
-      console.result(to_csv(rows));
-      console.extra(text);
-      break;
-  }
+  if (!rows.empty()) text += "\n" + bar_chart(rows, console.style(), console.table_width());
+  console.report(text, [&] {
+    return session.format() == Format::kJson ? to_json(s, rows, lines, completed)
+                                             : to_csv(s, rows, lines, completed);
+  });
   return session.finish(completed ? kExitOk : kExitInterrupted);
 }
 

@@ -183,6 +183,8 @@ class RunState {
     e.t_ns = clock_.elapsed_ns();
     console_.extra(step_line(e));
     events_.push_back(std::move(e));
+    console_.progress("demo concurrent", static_cast<std::int64_t>(events_.size()),
+                      std::int64_t{s_.tasks} * s_.steps, "steps");
   }
 
   const Settings& s_;
@@ -305,14 +307,49 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
   return w.str();
 }
 
-std::string to_csv(const RunState& rs) {
-  std::string out = csv_line({"t_ms", "worker", "coroutine", "task", "step", "value"});
+// to_csv() is one table of three kinds of record (see CsvRecords): `event`
+// (a step), `task` (one per task) and one `summary` (the JSON document's
+// other fields, workers_used separated by spaces).
+std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
+  CsvRecords csv({"t_ms",         "worker",   "coroutine", "task",        "step",      "value",
+                  "steps_done",   "slept_ms", "command",   "version",     "variant",   "procs",
+                  "cpus",         "tasks",    "steps",     "interval_ms", "jitter_ms", "seed",
+                  "workers_used", "wall_ms",  "overlap",   "interrupted", "summary"});
+  auto ms = [](std::int64_t ns) { return csv_number(static_cast<double>(ns) / 1e6); };
   for (const StepEvent& e : rs.events()) {
-    out += csv_line({fmt::format("{:.3f}", static_cast<double>(e.t_ns) / 1e6),
-                     std::to_string(e.worker), std::to_string(e.coroutine), rs.tasks()[e.task].name,
-                     std::to_string(e.step), e.value});
+    csv.add("event", {{"t_ms", ms(e.t_ns)},
+                      {"worker", std::to_string(e.worker)},
+                      {"coroutine", std::to_string(e.coroutine)},
+                      {"task", rs.tasks()[e.task].name},
+                      {"step", std::to_string(e.step)},
+                      {"value", e.value}});
   }
-  return out;
+  for (const TaskRecord& t : rs.tasks()) {
+    csv.add("task", {{"task", t.name},
+                     {"coroutine", std::to_string(t.coroutine)},
+                     {"steps_done", std::to_string(t.steps_done)},
+                     {"slept_ms", ms(t.slept_ns)}});
+  }
+  std::string workers;
+  for (int worker : o.workers_used)
+    workers += (workers.empty() ? "" : " ") + std::to_string(worker);
+  csv.add("summary", {{"command", "concurrent"},
+                      {"version", CORUN_VERSION},
+                      {"variant", s.variant == Variant::kLetters ? "letters" : "tasks"},
+                      {"procs", std::to_string(s.procs)},
+                      {"cpus", std::to_string(corun::available_cpus())},
+                      {"tasks", std::to_string(s.tasks)},
+                      {"steps", std::to_string(s.steps)},
+                      {"interval_ms", ms(s.interval.count())},
+                      {"jitter_ms", ms(s.jitter.count())},
+                      {"seed", std::to_string(s.seed)},
+                      {"workers_used", workers},
+                      {"wall_ms", csv_number(o.wall_ms)},
+                      {"slept_ms", csv_number(o.slept_ms)},
+                      {"overlap", csv_number(o.overlap)},
+                      {"interrupted", o.completed ? "false" : "true"},
+                      {"summary", o.summary}});
+  return csv.str();
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
@@ -334,6 +371,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     corun::Runtime rt(corun::Config{.procs = s.procs, .trace = session.tracing()});
     wg.add(s.tasks);
     rs.start(rt.trace_epoch());
+    console.progress("demo concurrent", 0, std::int64_t{s.tasks} * s.steps, "steps");
     for (std::size_t i = 0; i < rs.tasks().size(); ++i) {
       rs.tasks()[i].coroutine = rt.go([&rs, &wg, &tally, i] {
         struct Done {
@@ -360,18 +398,9 @@ int run(const Options& opts, const GlobalOptions& global) {
                                        letters ? rs.tasks()[i].name[0] : default_symbol(i), i};
   }
   session.add_run("demo concurrent", s.procs, trace, labels);
-  switch (session.format()) {
-    case Format::kTable:
-      console.result("\n" + outcome.summary + "\n");
-      break;
-    case Format::kJson:
-      console.result(to_json(s, rs, outcome));
-      break;
-    case Format::kCsv:
-      console.result(to_csv(rs));
-      console.extra(outcome.summary + "\n");
-      break;
-  }
+  console.report("\n" + outcome.summary + "\n", [&] {
+    return session.format() == Format::kJson ? to_json(s, rs, outcome) : to_csv(s, rs, outcome);
+  });
   return session.finish(completed ? kExitOk : kExitInterrupted);
 }
 

@@ -44,6 +44,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts, const std::string& p
       ->default_str("table");
   cmd.add_flag("--timeline", opts.timeline,
                "Draw the run: one row per worker, a letter per task, '.' idle");
+  cmd.add_flag("--wide", opts.wide,
+               "Show every table column and never wrap lines (default: fit the terminal, or 80 "
+               "columns)");
   opts.trace_option =
       cmd.add_option("--trace", opts.trace_path,
                      "Write a Chrome/Perfetto trace of the run to FILE (open in ui.perfetto.dev)")

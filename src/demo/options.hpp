@@ -18,12 +18,14 @@ namespace demo {
 
 enum class Format { kTable, kJson, kCsv };
 
-// CommonOptions are --procs, --format, --timeline and --trace, as typed.
+// CommonOptions are --procs, --format, --timeline, --wide and --trace, as
+// typed.
 struct CommonOptions {
   std::string procs;
   CLI::Option* procs_option = nullptr;  // procs_option->count() == 0: not given
   std::string format = "table";
   bool timeline = false;
+  bool wide = false;  // --wide: every table column, no wrapping
   std::string trace_path;
   CLI::Option* trace_option = nullptr;  // trace_option->count() == 0: not given
 };

@@ -79,6 +79,9 @@ Settings check(const Options& o) {
   return s;
 }
 
+// kSpeedupMethod says how the speedup is found, for reports.
+constexpr const char* kSpeedupMethod = "estimate: task_cpu_ms / wall_ms";
+
 struct TaskResult {
   std::size_t index = 0;
   std::string name;
@@ -118,6 +121,8 @@ class RunState {
     console_.extra(line(r));
     if (r.cpu.completed) tally.done();
     results_.push_back(std::move(r));
+    console_.progress("demo parallel", static_cast<std::int64_t>(results_.size()), s_.tasks,
+                      "tasks finished");
   }
 
   std::int64_t elapsed_ns() const { return clock_.elapsed_ns(); }
@@ -329,7 +334,8 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
         .field("finish_ms", static_cast<double>(r.finish_ns) / 1e6)
         .field("cpu_ms", static_cast<double>(r.cpu.cpu_ns) / 1e6)
         .field("iterations", r.cpu.iterations)
-        .field("checksum", r.cpu.sum)
+        .key("checksum")
+        .exact(r.cpu.sum)
         .field("completed", r.cpu.completed)
         .field("preemptions", r.preemptions)
         .end_object();
@@ -348,28 +354,64 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
   o.cores_used ? w.value(*o.cores_used) : w.null();
   w.key("speedup");
   o.speedup ? w.value(*o.speedup) : w.null();
-  w.field("speedup_method", "estimate: task_cpu_ms / wall_ms, on more than 1 worker")
-      .field("checksum", o.checksum)
+  w.field("speedup_method", kSpeedupMethod)
+      .key("checksum")
+      .exact(o.checksum)
       .field("interrupted", !o.completed)
       .field("summary", o.summary)
       .end_object();
   return w.str();
 }
 
-std::string to_csv(const RunState& rs) {
-  std::string out =
-      csv_line({"task", "index", "coroutine", "start_worker", "worker", "start_ms", "finish_ms",
-                "cpu_ms", "iterations", "checksum", "completed", "preemptions"});
+// to_csv() is one table of two kinds of record (see CsvRecords): `task` (one
+// per task, in finishing order) and one `summary` (the JSON document's other
+// fields).
+std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
+  CsvRecords csv({"task",           "index",       "coroutine",   "start_worker",  "worker",
+                  "start_ms",       "finish_ms",   "cpu_ms",      "iterations",    "checksum",
+                  "completed",      "preemptions", "command",     "version",       "procs",
+                  "cpus",           "tasks",       "work",        "time_slice_ms", "wall_ms",
+                  "user_ms",        "sys_ms",      "task_cpu_ms", "cpu_method",    "turns",
+                  "mean_turn_ms",   "cores_used",  "speedup",     "speedup_method", "interrupted",
+                  "summary"});
+  auto ms = [](std::int64_t ns) { return csv_number(static_cast<double>(ns) / 1e6); };
   for (const TaskResult& r : rs.results()) {
-    out += csv_line({r.name, std::to_string(r.index), std::to_string(r.coroutine),
-                     std::to_string(r.start_worker), std::to_string(r.worker),
-                     fmt::format("{:.3f}", static_cast<double>(r.start_ns) / 1e6),
-                     fmt::format("{:.3f}", static_cast<double>(r.finish_ns) / 1e6),
-                     fmt::format("{:.3f}", static_cast<double>(r.cpu.cpu_ns) / 1e6),
-                     std::to_string(r.cpu.iterations), std::to_string(r.cpu.sum),
-                     r.cpu.completed ? "true" : "false", std::to_string(r.preemptions)});
+    csv.add("task", {{"task", r.name},
+                     {"index", std::to_string(r.index)},
+                     {"coroutine", std::to_string(r.coroutine)},
+                     {"start_worker", std::to_string(r.start_worker)},
+                     {"worker", std::to_string(r.worker)},
+                     {"start_ms", ms(r.start_ns)},
+                     {"finish_ms", ms(r.finish_ns)},
+                     {"cpu_ms", ms(r.cpu.cpu_ns)},
+                     {"iterations", std::to_string(r.cpu.iterations)},
+                     {"checksum", std::to_string(r.cpu.sum)},
+                     {"completed", r.cpu.completed ? "true" : "false"},
+                     {"preemptions", std::to_string(r.preemptions)}});
   }
-  return out;
+  csv.add("summary", {{"command", "parallel"},
+                      {"version", CORUN_VERSION},
+                      {"procs", std::to_string(s.procs)},
+                      {"cpus", std::to_string(corun::available_cpus())},
+                      {"tasks", std::to_string(s.tasks)},
+                      {"work", std::to_string(s.work)},
+                      {"time_slice_ms", ms(s.time_slice.count())},
+                      {"wall_ms", csv_number(o.wall_ms)},
+                      {"cpu_ms", csv_number(o.cpu.total_ms())},
+                      {"user_ms", csv_number(o.cpu.user_ms)},
+                      {"sys_ms", csv_number(o.cpu.sys_ms)},
+                      {"task_cpu_ms", csv_number(o.task_cpu_ms)},
+                      {"cpu_method", kCpuTimeMethod},
+                      {"preemptions", std::to_string(o.preemptions)},
+                      {"turns", std::to_string(o.turns.count)},
+                      {"mean_turn_ms", csv_number(o.turns.mean_ms())},
+                      {"cores_used", o.cores_used ? csv_number(*o.cores_used) : ""},
+                      {"speedup", o.speedup ? csv_number(*o.speedup) : ""},
+                      {"speedup_method", kSpeedupMethod},
+                      {"checksum", std::to_string(o.checksum)},
+                      {"interrupted", o.completed ? "false" : "true"},
+                      {"summary", o.summary}});
+  return csv.str();
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
@@ -400,6 +442,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     wg.add(s.tasks);
     const CpuTime cpu_before = process_cpu_time();
     rs.start(rt.trace_epoch());
+    console.progress("demo parallel", 0, s.tasks, "tasks finished");
     for (int i = 0; i < s.tasks; ++i) {
       rt.go([&rs, &wg, &tally, i] {
         struct Done {
@@ -427,18 +470,9 @@ int run(const Options& opts, const GlobalOptions& global) {
   const Outcome outcome =
       summarize(s, rs, wall_ns, cpu, preemptions.total, count_turns(trace, labels), completed);
   session.add_run("demo parallel", s.procs, trace, labels);
-  switch (session.format()) {
-    case Format::kTable:
-      console.result(report(s, outcome));
-      break;
-    case Format::kJson:
-      console.result(to_json(s, rs, outcome));
-      break;
-    case Format::kCsv:
-      console.result(to_csv(rs));
-      console.extra(report(s, outcome));
-      break;
-  }
+  console.report(report(s, outcome), [&] {
+    return session.format() == Format::kJson ? to_json(s, rs, outcome) : to_csv(s, rs, outcome);
+  });
   return session.finish(completed ? kExitOk : kExitInterrupted);
 }
 

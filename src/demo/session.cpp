@@ -46,7 +46,7 @@ std::string event_line(const corun::TraceEvent& e, const TaskLabels& labels) {
 }  // namespace
 
 Session::Session(const CommonOptions& common, const GlobalOptions& global)
-    : console_(std::make_unique<Console>(parse_format(common.format), global)),
+    : console_(std::make_unique<Console>(parse_format(common.format), global, common.wide)),
       timeline_(common.timeline),
       log_events_(spdlog::should_log(spdlog::level::trace)) {
   if (common.trace_option != nullptr && common.trace_option->count() > 0) {
@@ -58,7 +58,7 @@ void Session::add_run(std::string_view name, int procs,
                       const std::vector<corun::TraceEvent>& events, const TaskLabels& labels) {
   ++runs_;
   if (timeline_) {
-    const TimelineOptions opts{.title = name, .procs = procs, .width = terminal_columns()};
+    const TimelineOptions opts{.title = name, .procs = procs, .width = console_->width()};
     console_->extra("\n" + render_timeline(run_slices(events), labels, opts, console_->style()));
   }
   if (trace_file_ != nullptr) chrome_.add_run(runs_, name, procs, events, labels);

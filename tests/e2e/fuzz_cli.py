@@ -80,7 +80,7 @@ SUBCOMMANDS = {
             "--procs": "procs", "-p": "procs", "--format": "format", "-f": "format",
             "--trace": "trace", "--variant": "variant", "--tasks": "int", "-t": "int",
             "--steps": "int", "-s": "int", "--interval": "duration", "-i": "duration",
-            "--jitter": "duration", "--seed": "seed", "--timeline": None,
+            "--jitter": "duration", "--seed": "seed", "--timeline": None, "--wide": None,
         },
     },
     "parallel": {
@@ -88,7 +88,7 @@ SUBCOMMANDS = {
         "options": {
             "--procs": "procs", "-p": "procs", "--format": "format", "-f": "format",
             "--trace": "trace", "--tasks": "int", "-t": "int", "--work": "count",
-            "-w": "count", "--timeslice": "timeslice", "--timeline": None,
+            "-w": "count", "--timeslice": "timeslice", "--timeline": None, "--wide": None,
         },
     },
     "compare": {
@@ -99,14 +99,14 @@ SUBCOMMANDS = {
             "--trace": "trace", "--runs": "int", "-r": "int", "--sleepers": "int",
             "--sleep": "duration", "--cpu-tasks": "int", "--work": "count", "-w": "count",
             "--max-threads": "int", "--threads": None, "--timeslice": "timeslice",
-            "--timeline": None,
+            "--timeline": None, "--wide": None,
         },
     },
     "bench": {
         "base": ["yield", "--n", "1000", "--procs", "1"],
         "options": {
             "--procs": "procs", "-p": "procs", "--n": "count", "-n": "count", "--tasks": "int",
-            "--format": "format", "-f": "format",
+            "--format": "format", "-f": "format", "--wide": None,
         },
     },
 }

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 DEMO = None
@@ -105,7 +106,7 @@ STEP_LINE = re.compile(r"^ *\d+\.\d ms  P(\d+)  G(\d+)  (.+): (\S+)$")
 
 @case
 def case_concurrent_table():
-    out, _ = run_ok("concurrent", "--procs", "1", "--interval", "100ms")
+    out, _ = run_ok("concurrent", "--procs", "1", "--interval", "100ms", "--wide")
     steps = [STEP_LINE.match(line) for line in out.splitlines()]
     steps = [m for m in steps if m]
     check(len(steps) == 6, f"expected 6 step lines, got {len(steps)}:\n{out}")
@@ -157,7 +158,8 @@ def case_concurrent_json():
 def case_concurrent_csv():
     rows, out, _ = run_csv("concurrent", "--procs", "2", "--tasks", "3", "--steps", "2",
                            "--interval", "5ms")
-    check(out.splitlines()[0] == "t_ms,worker,coroutine,task,step,value", out)
+    check(out.splitlines()[0].startswith("record,t_ms,worker,coroutine,task,step,value,"), out)
+    rows = [r for r in rows if r["record"] == "event"]
     check(len(rows) == 6, out)
     check({(r["task"], r["step"]) for r in rows} ==
           {(f"Task {c}", str(s)) for c in "ABC" for s in (1, 2)}, out)
@@ -215,14 +217,15 @@ def case_parallel_json_checksums():
     total = 0
     for r in results:
         expected = task_sum(r["index"], work)
-        check(r["checksum"] == expected, f"task {r['index']}: {r['checksum']} != {expected}")
+        check(int(r["checksum"]) == expected,
+              f"task {r['index']}: {r['checksum']} != {expected}")
         check(r["iterations"] == work and r["completed"] is True, r)
         check(r["task"] == f"Task {r['index'] + 1}", r)
         check(r["worker"] in (0, 1) and r["start_worker"] in (0, 1), r)
         check(0 <= r["start_ms"] <= r["finish_ms"] <= doc["wall_ms"] + 0.01, r)
         check(r["cpu_ms"] > 0, r)
         total = (total + expected) & MASK
-    check(doc["checksum"] == total, f"{doc['checksum']} != {total}")
+    check(int(doc["checksum"]) == total, f"{doc['checksum']} != {total}")
     finish = [r["finish_ms"] for r in results]
     check(finish == sorted(finish), "results are not in finishing order")
     for key in ("wall_ms", "cpu_ms", "user_ms", "sys_ms", "task_cpu_ms", "speedup"):
@@ -234,7 +237,7 @@ def case_parallel_json_checksums():
 @case
 def case_parallel_known_checksum():
     doc, _ = run_json("parallel", "--procs", "2", "--tasks", "2", "--work", "200M")
-    check(doc["checksum"] == KNOWN_CHECKSUM_2X200M,
+    check(int(doc["checksum"]) == KNOWN_CHECKSUM_2X200M,
           f"{doc['checksum']} != {KNOWN_CHECKSUM_2X200M} (WORKLOADS.md)")
 
 
@@ -288,9 +291,9 @@ def sliced_run(*extra):
         doc, err = run_json(*SLICED, "--trace", path, *extra)
         events = load_trace(path)
     expected = sum(KNOWN_SUMS_50M) & MASK
-    check(doc["checksum"] == expected, f"checksum {doc['checksum']} != {expected}")
+    check(int(doc["checksum"]) == expected, f"checksum {doc['checksum']} != {expected}")
     for r in doc["results"]:
-        check(r["checksum"] == KNOWN_SUMS_50M[r["index"]] and r["completed"] is True, r)
+        check(int(r["checksum"]) == KNOWN_SUMS_50M[r["index"]] and r["completed"] is True, r)
         check(r["worker"] == 0 and r["cpu_ms"] > 0, r)
     check(doc["preemptions"] == sum(r["preemptions"] for r in doc["results"]), doc)
     check(doc["cpu_method"].startswith("thread CPU clock"), doc["cpu_method"])
@@ -373,7 +376,7 @@ def case_parallel_timeline_turns():
 
 @case
 def case_parallel_table():
-    out, _ = run_ok("parallel", "--procs", "2", "--tasks", "2", "--work", "200k")
+    out, _ = run_ok("parallel", "--procs", "2", "--tasks", "2", "--work", "200k", "--wide")
     check(re.search(r"^Using 2 procs \(\d+ CPUs? available\)$", out, re.M), out)
     finished = re.findall(r"^ *\d+\.\d ms  P[01]  G\d+  Task ([12]) finished with sum (\d+) "
                           r"\(started at \d+\.\d ms.*, CPU \d+\.\d ms\)$", out, re.M)
@@ -389,8 +392,10 @@ def case_parallel_table():
 @case
 def case_parallel_csv():
     rows, out, _ = run_csv("parallel", "--procs", "2", "--tasks", "2", "--work", "100k")
-    check(out.splitlines()[0] == "task,index,coroutine,start_worker,worker,start_ms,finish_ms,"
-          "cpu_ms,iterations,checksum,completed,preemptions", out)
+    check(out.splitlines()[0].startswith(
+        "record,task,index,coroutine,start_worker,worker,start_ms,finish_ms,"
+        "cpu_ms,iterations,checksum,completed,preemptions,"), out)
+    rows = [r for r in rows if r["record"] == "task"]
     check(len(rows) == 2, out)
     for r in rows:
         check(int(r["checksum"]) == task_sum(int(r["index"]), 100_000), r)
@@ -404,8 +409,8 @@ COMPARE_SMALL = ("compare", "--procs", "1,2", "--runs", "2", "--sleepers", "200"
                  "20ms", "--work", "500k")
 COMPARE_FIELDS = ["workload", "runner", "procs", "tasks", "runs", "wall_ms_median",
                   "wall_ms_min", "wall_ms_max", "cpu_ms_median", "speedup", "efficiency",
-                  "startup_ms_median", "rss_growth_kib_median", "rss_kib_per_task", "checksum",
-                  "preemptions"]
+                  "startup_ms_median", "rss_growth_kib_median", "rss_kib_per_task", "preemptions",
+                  "checksum"]
 
 
 @case
@@ -436,7 +441,7 @@ def case_compare_json():
             # costs milliseconds (ThreadSanitizer gives each one its own state).
             check(20 <= r["wall_ms_median"] < 0.75 * 200 * 20, r)
         else:
-            check(r["tasks"] == 2 and r["checksum"] == expected, r)
+            check(r["tasks"] == 2 and int(r["checksum"]) == expected, r)
             check(isinstance(r["preemptions"], (int, float)) and r["preemptions"] >= 0, r)
             check(all(s["preemptions"] >= 0 for s in r["samples"]), r)
     check(doc["time_slice_ms"] == 10, doc)
@@ -449,7 +454,8 @@ def case_compare_json():
 @case
 def case_compare_csv():
     rows, out, _ = run_csv(*COMPARE_SMALL)
-    check(out.splitlines()[0] == ",".join(COMPARE_FIELDS), out)
+    check(out.splitlines()[0].startswith(",".join(["record"] + COMPARE_FIELDS) + ","), out)
+    rows = [r for r in rows if r["record"] == "row"]
     check(len(rows) == 4, out)
     check([r["procs"] for r in rows] == ["1", "2", "1", "2"], out)
     check(all(float(r["wall_ms_median"]) > 0 for r in rows), out)
@@ -465,15 +471,15 @@ def case_compare_threads():
     check(sleep["tasks"] == 50 and sleep["procs"] is None and sleep["efficiency"] is None, sleep)
     check(sleep["speedup"] is not None, sleep)
     cpu = next(r for r in threads if r["workload"] == "cpu-bound")
-    check(cpu["checksum"] == (task_sum(0, 500_000) + task_sum(1, 500_000)) & MASK, cpu)
+    check(int(cpu["checksum"]) == (task_sum(0, 500_000) + task_sum(1, 500_000)) & MASK, cpu)
     check(any(c.startswith("threads:") and "capped at 50" in c for c in doc["conclusions"]),
           doc["conclusions"])
 
 
 @case
 def case_compare_table():
-    out, _ = run_ok(*COMPARE_SMALL)
-    check(re.search(r"^workload +runner +procs +tasks +wall ms \(median, min-max\) +CPU ms +"
+    out, _ = run_ok(*COMPARE_SMALL, "--wide")
+    check(re.search(r"^workload +runner +procs +tasks +wall ms +min-max ms +CPU ms +"
                     r"speedup +efficiency", out, re.M), out)
     check(len(re.findall(r"^(sleep|cpu)-bound +coroutines +[12] ", out, re.M)) == 4, out)
     check(re.search(r"^sleep-bound: ", out, re.M), out)
@@ -497,8 +503,9 @@ def case_compare_time_slice():
     check(doc["time_slice_ms"] == 0, doc)
     cpu = next(r for r in doc["rows"] if r["workload"] == "cpu-bound")
     check(cpu["preemptions"] == 0 and cpu["samples"][0]["preemptions"] == 0, cpu)
-    check(cpu["checksum"] == sum(KNOWN_SUMS_50M) & MASK, cpu)
+    check(int(cpu["checksum"]) == sum(KNOWN_SUMS_50M) & MASK, cpu)
     rows, out, _ = run_csv(*base, "--timeslice", "1ms")
+    rows = [r for r in rows if r["record"] == "row"]
     check(rows[0]["preemptions"] == "" and int(rows[1]["preemptions"]) > 0, out)
 
 
@@ -976,7 +983,7 @@ def case_parallel_turns_are_measured():
     check(doc["turns"] == len(runs), f"{doc['turns']} turns, {len(runs)} runs in the trace")
     check(abs(doc["mean_turn_ms"] - busy_ms / len(runs)) < 0.05, f"{doc['mean_turn_ms']} vs "
           f"{busy_ms / len(runs)}")
-    out, _ = run_ok(*SLICED)
+    out, _ = run_ok(*SLICED, "--wide")
     m = re.search(r"A turn lasted (\d+\.\d) ms on average \(the tasks held the worker (\d+) ms "
                   r"in (\d+) turns\)", out)
     check(m, out)
@@ -1063,7 +1070,7 @@ def case_compare_conclusions_agree_with_the_numbers():
         else:
             check(r["rss_kib_per_task"] >= 0, r)
     out, _ = run_ok("compare", "--procs", "1,2", "--runs", "1", "--sleepers", "50", "--sleep",
-                    "0ms", "--work", "1M")
+                    "0ms", "--work", "1M", "--wide")
     check("overlaps" not in out, f"--sleep 0: no waits to overlap:\n{out}")
     check(re.search(r"^sleep-bound: --sleep 0: no waits to overlap", out, re.M), out)
     for line in out.splitlines():
@@ -1087,6 +1094,291 @@ def case_color_follows_no_color_org():
     check("\x1b[" in run_on_terminal(*args, env={"NO_COLOR": ""}),
           "NO_COLOR set but empty turned colour off (no-color.org: only a non-empty value)")
     check("\x1b[" not in run_on_terminal(*args, env={"TERM": "dumb"}), "colour with TERM=dumb")
+
+
+# ---------------------------------------------------------------------------
+# Output for scripts (CSV records, exact checksums, one rule for stderr) and
+# for terminals (80 columns or the terminal's width, --wide, progress)
+
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+SHORT_RUNS = {
+    "concurrent": ("concurrent", "--procs", "2", "--tasks", "2", "--steps", "2", "--interval",
+                   "2ms"),
+    "parallel": ("parallel", "--procs", "2", "--tasks", "2", "--work", "200k"),
+    "compare": ("compare", "--procs", "1,2", "--runs", "1", "--sleepers", "20", "--sleep", "2ms",
+                "--work", "200k"),
+}
+
+
+def records(rows, kind):
+    return [r for r in rows if r["record"] == kind]
+
+
+def unwrapped(text):
+    """Human text with its wrapped lines joined again (a continuation line is
+    indented): for searching sentences."""
+    return re.sub(r" *\n +", " ", text)
+
+
+@case
+def case_csv_concurrent_has_the_summary():
+    rows, out, _ = run_csv(*SHORT_RUNS["concurrent"])
+    check({r["record"] for r in rows} == {"event", "task", "summary"}, out)
+    check(len(records(rows, "event")) == 4 and len(records(rows, "task")) == 2, out)
+    [summary] = records(rows, "summary")
+    # 2 tasks x 1 sleep between their 2 steps x 2 ms.
+    check(float(summary["wall_ms"]) > 0 and float(summary["slept_ms"]) == 4, summary)
+    check(float(summary["overlap"]) > 0 and summary["interrupted"] == "false", summary)
+    check(summary["procs"] == "2" and summary["tasks"] == "2", summary)
+    check("overlapped" in summary["summary"] or "too short" in summary["summary"], summary)
+    tasks = records(rows, "task")
+    check(all(t["steps_done"] == "2" and float(t["slept_ms"]) == 2 for t in tasks), tasks)
+    check(all(r["t_ms"] == "" for r in tasks + [summary]), "event columns filled elsewhere")
+
+
+@case
+def case_csv_parallel_has_wall_time_and_speedup():
+    rows, out, _ = run_csv(*SHORT_RUNS["parallel"])
+    tasks = records(rows, "task")
+    [summary] = records(rows, "summary")
+    check(len(tasks) == 2 and len(rows) == 3, out)
+    for key in ("wall_ms", "cpu_ms", "user_ms", "sys_ms", "task_cpu_ms", "speedup"):
+        check(float(summary[key]) >= 0, f"{key}: {summary[key]!r}")
+    check(summary["speedup_method"].startswith("estimate"), summary)
+    total = (task_sum(0, 200_000) + task_sum(1, 200_000)) & MASK
+    check(int(summary["checksum"]) == total, summary)
+    check(sum(int(t["checksum"]) for t in tasks) & MASK == total, tasks)
+    check(summary["interrupted"] == "false" and summary["summary"], summary)
+
+
+@case
+def case_csv_compare_has_conclusions_and_summary():
+    rows, out, _ = run_csv(*SHORT_RUNS["compare"])
+    check([r["record"] for r in rows] == ["row"] * 4 + ["conclusion"] * 2 + ["summary"], out)
+    conclusions = [r["conclusion"] for r in records(rows, "conclusion")]
+    check(conclusions[0].startswith("sleep-bound:") and conclusions[1].startswith("cpu-bound:"),
+          conclusions)
+    [summary] = records(rows, "summary")
+    check(summary["procs"] == "1 2" and summary["interrupted"] == "false", summary)
+    check(int(summary["peak_rss_kib"]) > 0, summary)
+
+
+@case
+def case_json_checksums_are_exact_for_every_reader():
+    """JavaScript and jq 1.6 read JSON numbers as doubles: a 64-bit checksum
+    must come as a string to reach them whole."""
+    as_double = functools.partial(json.loads, parse_int=float)
+    out, _ = run_ok("parallel", "--procs", "2", "--tasks", "2", "--work", "200M", "--format",
+                    "json")
+    doc = as_double(out)
+    check(doc["checksum"] == str(KNOWN_CHECKSUM_2X200M), f"checksum {doc['checksum']!r}")
+    for r in doc["results"]:
+        check(isinstance(r["checksum"], str) and r["checksum"].isdigit(), r)
+    out, _ = run_ok(*SHORT_RUNS["compare"], "--format", "json")
+    cpu = [r for r in as_double(out)["rows"] if r["workload"] == "cpu-bound"]
+    check(all(r["checksum"] == str((task_sum(0, 200_000) + task_sum(1, 200_000)) & MASK)
+              for r in cpu), cpu)
+    # demo bench keeps the peers' line: a number there (compare.py reads it).
+    out, _ = run_ok("bench", "cpu", "--procs", "1", "--n", "1000", "--format", "json")
+    check(isinstance(json.loads(out)["checksum"], int), out)
+
+
+@case
+def case_summary_on_stderr_in_json_and_csv():
+    sentences = {"concurrent": "slept", "parallel": "Wall time", "compare": "sleep-bound:"}
+    for command, args in SHORT_RUNS.items():
+        for fmt in ("json", "csv"):
+            _, err = run_ok(*args, "--format", fmt)
+            check(sentences[command] in err,
+                  f"{command} --format {fmt}: no summary on stderr:\n{err}")
+            _, err = run_ok(*args, "--format", fmt, "-q")
+            check(err == "", f"{command} --format {fmt} -q: {err}")
+
+
+def readme_section(title):
+    with open(README) as f:
+        text = f.read()
+    start = text.index(f"### {title}\n")
+    end = text.find("\n#", start + 1)
+    return text[start:end]
+
+
+def parse_fields(text):
+    """`{a, b[], c[{d, e}]}` -> {"a": None, "b": [], "c": [{"d": None, "e": None}]}."""
+    tokens = re.findall(r"[A-Za-z_]\w*|[{}\[\],]", text)
+    pos = 0
+
+    def obj():
+        nonlocal pos
+        check(tokens[pos] == "{", f"expected {{ at {tokens[pos:]}")
+        pos += 1
+        fields = {}
+        while tokens[pos] != "}":
+            name = tokens[pos]
+            pos += 1
+            fields[name] = None
+            if tokens[pos] == "[":
+                pos += 1
+                fields[name] = [obj()] if tokens[pos] == "{" else []
+                check(tokens[pos] == "]", f"expected ] at {tokens[pos:]}")
+                pos += 1
+            if tokens[pos] == ",":
+                pos += 1
+        pos += 1
+        return fields
+
+    return obj()
+
+
+def same_fields(documented, real, where):
+    check(list(documented) == list(real),
+          f"{where}: README lists {list(documented)}, the output has {list(real)}")
+    for name, sub in documented.items():
+        if sub:  # an array of objects: compare the first element
+            check(isinstance(real[name], list) and real[name], f"{where}.{name}: {real[name]}")
+            same_fields(sub[0], real[name][0], f"{where}.{name}[]")
+
+
+@case
+def case_readme_machine_readable_output_is_the_real_one():
+    section = readme_section("Machine-readable output")
+    jsons = dict(re.findall(r"- `(\w+)` JSON: `(\{[^`]*\})`", section))
+    headers = dict(re.findall(r"^(\w+) CSV: (record,\S+)$", section, re.M))
+    check(sorted(jsons) == sorted(SHORT_RUNS) and sorted(headers) == sorted(SHORT_RUNS),
+          f"README documents JSON of {sorted(jsons)} and CSV of {sorted(headers)}")
+    for command, args in SHORT_RUNS.items():
+        doc, _ = run_json(*args)
+        same_fields(parse_fields(jsons[command]), doc, command)
+        _, out, _ = run_csv(*args)
+        check(out.splitlines()[0] == headers[command],
+              f"{command}: README's CSV columns\n{headers[command]}\nthe real ones\n"
+              f"{out.splitlines()[0]}")
+
+
+def too_wide(text, width):
+    return [l for l in ANSI.sub("", text).splitlines() if len(l) > width]
+
+
+@case
+def case_default_output_fits_80_columns():
+    env = {"COLUMNS": "200"}  # read only on a terminal: stdout is a pipe here
+    for command, args in SHORT_RUNS.items():
+        for extra in ((), ("--timeline",)):
+            out, _ = run_ok(*args, *extra, env=env)
+            check(not too_wide(out, 80), f"demo {command} {' '.join(extra)}: lines over 80 "
+                  f"columns:\n" + "\n".join(too_wide(out, 80)))
+            _, err = run_ok(*args, *extra, "--format", "csv", env=env)
+            check(not too_wide(err, 80), f"{command} --format csv: stderr over 80 columns:\n"
+                  + "\n".join(too_wide(err, 80)))
+    for workload in ("cpu", "park", "yield"):
+        out, _ = run_ok("bench", workload, "--procs", "1", "--n", "1000", env=env)
+        check(not too_wide(out, 80), f"demo bench {workload}:\n{out}")
+
+
+COMPARE_COLUMNS = ["workload", "runner", "procs", "tasks", "wall ms", "min-max ms", "CPU ms",
+                   "speedup", "efficiency", "start-up ms", "KiB/task", "preemptions"]
+
+
+def table_header(out):
+    return next(l for l in out.splitlines() if l.startswith("workload "))
+
+
+@case
+def case_wide_shows_every_column():
+    out, _ = run_ok(*SHORT_RUNS["compare"], "--wide")
+    check(re.fullmatch(" +".join(re.escape(c) for c in COMPARE_COLUMNS), table_header(out)), out)
+    check("--wide shows" not in out, out)
+    out, _ = run_ok("bench", "cpu", "--procs", "1", "--n", "1000", "--wide")
+    check(re.match(r"workload +procs +n +wall ms +ns/op +op +result\n", out), out)
+    check(re.search(r"^cpu +1 +1000 +[\d.]+ +[\d.]+ +one iteration +checksum \d+$", out, re.M),
+          out)
+    out, _ = run_ok(*SHORT_RUNS["compare"])
+    header = table_header(out)
+    for column in ("workload", "procs", "wall ms", "speedup"):
+        check(column in header, f"{column} hidden at 80 columns:\n{out}")
+    hidden = [c for c in COMPARE_COLUMNS if c not in re.split(r" {2,}", header.strip())]
+    check(hidden, f"nothing hidden at 80 columns:\n{out}")
+    note = re.search(r"\(to fit 80 columns, not shown: (.*); --wide shows them\)", unwrapped(out))
+    check(note and note.group(1).split(", ") == hidden, f"no note naming {hidden}:\n{out}")
+
+
+@case
+def case_width_follows_the_terminal():
+    out = run_on_terminal(*SHORT_RUNS["compare"], "--no-color", env={"COLUMNS": "60"})
+    check(not too_wide(out, 60), "COLUMNS=60 on a terminal:\n" + "\n".join(too_wide(out, 60)))
+    bars = re.findall(r"procs=[12] +([#█▏▎▍▌▋▊▉]+) +\d+\.\d\dx", out)
+    check(len(bars) == 4, f"no bar chart at 60 columns:\n{out}")
+    out = run_on_terminal(*SHORT_RUNS["compare"], "--no-color", env={"COLUMNS": "200"})
+    check(re.fullmatch(" +".join(re.escape(c) for c in COMPARE_COLUMNS),
+                       table_header(out).strip()), f"200 columns: not every column:\n{out}")
+
+
+def run_with_stderr_on_terminal(*args, env=None):
+    """Runs demo with stderr on a pseudo-terminal (80 columns) and stdout on a
+    pipe; returns the exit code, stdout and what reached the terminal."""
+    full_env = dict(os.environ)
+    for name in ("GOMAXPROCS", "NO_COLOR", "SPDLOG_LEVEL", "COLUMNS"):
+        full_env.pop(name, None)
+    full_env.update(env or {})
+    master, slave = pty.openpty()
+    p = subprocess.Popen([DEMO, *args], stdout=subprocess.PIPE, stderr=slave, env=full_env)
+    os.close(slave)
+    out = []
+    reader = threading.Thread(target=lambda: out.append(p.stdout.read()))
+    reader.start()
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    p.wait(timeout=TIMEOUT)
+    reader.join(timeout=TIMEOUT)
+    return p.returncode, out[0].decode(), data.decode()
+
+
+# 6 runs of 10 sleepers sleeping 0.45 s: a compare run of about 3 s.
+LONG_COMPARE = ("compare", "--procs", "1", "--runs", "6", "--sleepers", "10", "--sleep",
+                "450ms", "--work", "1k", "--no-color")
+PROGRESS_LINE = re.compile(r"\r(sleep-bound|cpu-bound), procs=1, run \d/6 \| (\d+)/12 runs \| "
+                           r"\d+\.\d s elapsed( \| ~[\d.]+ s left)?\x1b\[K")
+
+
+@case
+def case_progress_on_a_terminal():
+    rc, out, err = run_with_stderr_on_terminal(*LONG_COMPARE)
+    check(rc == 0, f"exit {rc}\n{err}")
+    frames = PROGRESS_LINE.findall(err)
+    check(frames, f"no progress line on the terminal after ~3 s:\n{err!r}")
+    check(any(left for *_, left in frames), f"no time left shown: {frames}")
+    done = [int(d) for _, d, _ in frames]
+    check(done == sorted(done) and done[-1] < 12, f"runs done: {done}")
+    last = err.rindex("\x1b[K")
+    check(err[last - 3:last] == "\r\x1b" or err.endswith("\r\x1b[K"),
+          f"the line is not erased at the end: {err[-200:]!r}")
+    check(not too_wide(PROGRESS_LINE.sub("", err), 80), "progress wider than the terminal")
+    # stdout (a pipe) has the table and nothing of the progress line.
+    check("\r" not in out and "\x1b" not in out, f"progress on stdout: {out!r}")
+    check(re.search(r"^sleep-bound +coroutines +1 +10 ", out, re.M), out)
+    # Each progress frame is erased before other text reaches the terminal.
+    for m in PROGRESS_LINE.finditer(err):
+        rest = err[m.end():]
+        check(rest == "" or rest.startswith("\r"), f"text written after a frame: {rest[:80]!r}")
+
+
+@case
+def case_no_progress_off_a_terminal():
+    rc, out, err = run(*LONG_COMPARE)
+    check(rc == 0, f"exit {rc}\n{err}")
+    check("\r" not in out + err and "\x1b" not in out + err, f"progress on a pipe: {err!r}")
+    # Short runs never show one, even on a terminal.
+    rc, _, err = run_with_stderr_on_terminal(*SHORT_RUNS["compare"])
+    check(rc == 0 and "\r" not in err.replace("\r\n", "\n"), f"a short run's progress: {err!r}")
 
 
 # ---------------------------------------------------------------------------
