@@ -763,6 +763,38 @@ def case_sigint_compare():
 
 
 # ---------------------------------------------------------------------------
+# demo CLI robustness: bench workloads for any n, --trace respects what is at
+# its path, output that did not arrive, help for mistakes, help that fits 80
+# columns
+
+
+@case
+def case_bench_skynet_any_n():
+    # Not powers of 10: the tree still covers 0..n-1 once. (The wrong sums
+    # first: an old tree ran away for 2, 5, 7 and 20.)
+    for n in (11, 101, 1001, 2, 5, 7, 20, 1):
+        rc, out, err = run("bench", "skynet", "--n", str(n), "--procs", "2", "--format", "json",
+                           timeout=30)
+        check(rc == 0, f"skynet --n {n}: exit {rc}\n{err}")
+        line = json.loads(out)
+        check(line["n"] == n and line["checksum"] == n * (n - 1) // 2,
+              f"skynet --n {n}: checksum {line['checksum']}, expected {n * (n - 1) // 2}")
+
+
+@case
+def case_bench_cpu_runs_exactly_n():
+    # n = 10 over 4 tasks: 3, 3, 2, 2 iterations; n = 3 over 8 tasks: 1, 1,
+    # 1 and five tasks with none (not 0 iterations in all).
+    for n, tasks, iters in ((10, 4, (3, 3, 2, 2)), (3, 8, (1, 1, 1, 0, 0, 0, 0, 0))):
+        out, _ = run_ok("bench", "cpu", "--n", str(n), "--tasks", str(tasks), "--procs", "2",
+                        "--format", "json")
+        line = json.loads(out)
+        expected = sum(task_sum(i, k) for i, k in enumerate(iters)) & MASK
+        check(line["n"] == n and line["checksum"] == expected,
+              f"cpu --n {n} --tasks {tasks}: checksum {line['checksum']}, expected {expected}")
+
+
+# ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
 
