@@ -794,6 +794,117 @@ def case_bench_cpu_runs_exactly_n():
               f"cpu --n {n} --tasks {tasks}: checksum {line['checksum']}, expected {expected}")
 
 
+def trace_run(d, path, **kw):
+    """demo concurrent (tiny) with --trace PATH, in directory d."""
+    p = subprocess.run([DEMO, "concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1",
+                        "--format", "json", "-q", "--trace", path], cwd=d, text=True,
+                       capture_output="stdout" not in kw, timeout=TIMEOUT, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def is_trace(path):
+    with open(path) as f:
+        return "traceEvents" in json.load(f)
+
+
+@case
+def case_trace_writes_through_symlinks():
+    with tempfile.TemporaryDirectory() as d:
+        real = os.path.join(d, "real.json")
+        with open(real, "w") as f:
+            f.write("old")
+        os.chmod(real, 0o640)
+        os.symlink("real.json", os.path.join(d, "link.json"))
+        rc, _, err = trace_run(d, "link.json")
+        check(rc == 0, f"exit {rc}: {err}")
+        check(os.path.islink(os.path.join(d, "link.json")), "the symlink was replaced")
+        check(is_trace(real), "the link's target was not written")
+        check(os.stat(real).st_mode & 0o777 == 0o640, "the target lost its mode")
+        # A dangling link: its target is created (in the target's directory).
+        os.mkdir(os.path.join(d, "sub"))
+        os.symlink("sub/new.json", os.path.join(d, "dangling.json"))
+        rc, _, err = trace_run(d, "dangling.json")
+        check(rc == 0 and os.path.islink(os.path.join(d, "dangling.json")), f"exit {rc}: {err}")
+        check(is_trace(os.path.join(d, "sub", "new.json")), "the dangling link's target")
+        check(sorted(os.listdir(d)) == ["dangling.json", "link.json", "real.json", "sub"] and
+              os.listdir(os.path.join(d, "sub")) == ["new.json"], "temporary files left")
+        # A link to this process's stdout (as /dev/stdout is): the trace goes
+        # to the descriptor, after the report, and the link stays.
+        os.symlink("/proc/self/fd/1", os.path.join(d, "out"))
+        with open(os.path.join(d, "stdout.txt"), "w") as stdout:
+            rc, _, err = trace_run(d, "out", stdout=stdout, stderr=subprocess.PIPE)
+        check(rc == 0 and os.path.islink(os.path.join(d, "out")), f"exit {rc}: {err}")
+        with open(os.path.join(d, "stdout.txt")) as f:
+            text = f.read()
+        check('"command": "concurrent"' in text and "traceEvents" in text,
+              f"report and trace not both on stdout:\n{text[:300]}")
+
+
+@case
+def case_trace_writes_devices_and_fifos_in_place():
+    with tempfile.TemporaryDirectory() as d:
+        os.symlink("/dev/null", os.path.join(d, "devnull"))
+        rc, _, err = trace_run(d, "devnull")
+        check(rc == 0 and os.path.islink(os.path.join(d, "devnull")), f"exit {rc}: {err}")
+        check(os.path.exists("/dev/null") and not os.path.isfile("/dev/null"), "/dev/null")
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        chunks = []
+        reader = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
+        rc, _, err = trace_run(d, "fifo")
+        chunks.append(reader.communicate(timeout=TIMEOUT)[0])
+        check(rc == 0, f"exit {rc}: {err}")
+        check(b"traceEvents" in chunks[0] and os.path.exists(fifo) and
+              not os.path.isfile(fifo), "the FIFO was not written in place")
+        check(sorted(os.listdir(d)) == ["devnull", "fifo"], os.listdir(d))
+
+
+def refused(rc, out, err, why):
+    return rc == 2 and out == "" and re.fullmatch(
+        r'demo: --trace: expected a writable file path, got ".*" \(' + why + r'\)\n', err)
+
+
+@case
+def case_trace_refuses_what_it_must_not_replace():
+    with tempfile.TemporaryDirectory() as d:
+        ro = os.path.join(d, "ro.json")
+        with open(ro, "w") as f:
+            f.write("keep")
+        os.chmod(ro, 0o444)
+        rc, out, err = trace_run(d, "ro.json")
+        check(refused(rc, out, err, "the file is read-only"), f"read-only: exit {rc}: {err}")
+        os.symlink("ro.json", os.path.join(d, "ro-link"))
+        rc, out, err = trace_run(d, "ro-link")
+        check(refused(rc, out, err, "the file is read-only"), f"link to read-only: {err}")
+        with open(ro) as f:
+            check(f.read() == "keep", "the read-only file was replaced")
+        rc, out, err = trace_run(d, ".")
+        check(refused(rc, out, err, "a directory"), f"directory: exit {rc}: {err}")
+        rc, out, err = trace_run(d, "missing/t.json")
+        check(refused(rc, out, err, "No such file or directory"), f"no parent: {err}")
+        check(sorted(os.listdir(d)) == ["ro-link", "ro.json"], os.listdir(d))
+        if os.geteuid() == 0:
+            # Someone else's file (0644, root's): a user that may not write
+            # it may not replace it either, though the directory is theirs.
+            os.chmod(d, 0o777)
+            theirs = os.path.join(d, "root.json")
+            with open(theirs, "w") as f:
+                f.write("keep")
+            os.chmod(theirs, 0o644)
+            rc, out, err = trace_run(d, "root.json", preexec_fn=as_nobody)
+            check(refused(rc, out, err, "the file is read-only"), f"as nobody: exit {rc}: {err}")
+            with open(theirs) as f:
+                check(f.read() == "keep", "another user's file was replaced")
+
+
+def as_nobody():
+    """preexec_fn: run as the unprivileged user nobody (when root)."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+
 # ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
