@@ -10,6 +10,7 @@
 
 #include "demo/command.hpp"
 #include "demo/options.hpp"
+#include "demo/stdout_status.hpp"
 #include "demo/workloads.hpp"
 
 namespace demo {
@@ -41,8 +42,9 @@ void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec) {
   if (r.checksum) extra = fmt::format("checksum {}", *r.checksum);
   if (r.rss_kib_per_task)
     extra = fmt::format("{:.2f} KiB per parked coroutine", *r.rss_kib_per_task);
-  fmt::print("{:<9} {:>5} {:>12} {:>11.1f} {:>12.2f}  {:<34} {}\n", r.workload, r.procs, r.n,
-             r.wall_ms, r.ns_per_op, spec.op, extra);
+  write_stream(stdout,
+               fmt::format("{:<9} {:>5} {:>12} {:>11.1f} {:>12.2f}  {:<34} {}\n", r.workload,
+                           r.procs, r.n, r.wall_ms, r.ns_per_op, spec.op, extra));
 }
 
 int run(const Options& o) {
@@ -52,10 +54,11 @@ int run(const Options& o) {
   } else if (const WorkloadSpec* w = find_workload(o.workload)) {
     selected.push_back(w);
   } else {
-    throw UsageError(fmt::format(
-        "bench: expected a workload (yield, pingpong, spawn, skynet, sleepers, park, cpu or "
-        "all), got \"{}\"",
-        o.workload));
+    throw UsageError(
+        fmt::format("bench: expected a workload (yield, pingpong, "
+                    "spawn, skynet, sleepers, park, cpu or "
+                    "all), got \"{}\"",
+                    o.workload));
   }
   CommonOptions procs_only;
   procs_only.procs = o.procs;
@@ -68,17 +71,16 @@ int run(const Options& o) {
   if (format == Format::kCsv) throw UsageError("--format: expected table or json, got \"csv\"");
 
   if (format == Format::kTable) {
-    fmt::print("{:<9} {:>5} {:>12} {:>11} {:>12}  {:<34} {}\n", "workload", "procs", "n", "wall ms",
-               "ns/op", "op", "result");
+    write_stream(stdout, fmt::format("{:<9} {:>5} {:>12} {:>11} {:>12}  {:<34} {}\n", "workload",
+                                     "procs", "n", "wall ms", "ns/op", "op", "result"));
   }
   for (const WorkloadSpec* spec : selected) {
     const WorkloadResult r = run_workload(spec->name, procs, n, tasks);
     if (format == Format::kJson) {
-      fmt::print("{}\n", json_line(r));
+      write_stream(stdout, json_line(r) + "\n");
     } else {
       print_table_row(r, *spec);
     }
-    std::fflush(stdout);
   }
   return kExitOk;
 }
@@ -87,8 +89,9 @@ int run(const Options& o) {
 
 Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
   auto opts = std::make_shared<Options>();
-  CLI::App* cmd = parent.add_subcommand(
-      "bench", "The reference workloads (WORKLOADS.md): one JSON line each, as the Go peer's");
+  CLI::App* cmd = parent.add_subcommand("bench",
+                                        "The reference workloads (WORKLOADS.md): "
+                                        "one JSON line each, as the Go peer's");
   cmd->add_option("workload", opts->workload,
                   "yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
       ->required()
@@ -108,7 +111,8 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
       "  demo bench yield --procs 1 --format json\n"
       "  demo bench cpu --procs 2 --tasks 2\n"
       "  demo bench all --procs 2\n"
-      "  ../shared/peers/compare.py --demo build/release/demo   # beside Go and Boost.Fiber");
+      "  ../shared/peers/compare.py --demo build/release/demo   # "
+      "beside Go and Boost.Fiber");
   return Command{cmd, [opts] { return run(*opts); }};
 }
 

@@ -11,6 +11,7 @@
 
 #include "demo/command.hpp"
 #include "demo/logging.hpp"
+#include "demo/stdout_status.hpp"
 
 namespace {
 
@@ -25,15 +26,22 @@ constexpr demo::AddCommand kCommands[] = {
 
 constexpr const char* kFooter =
     "Examples:\n"
-    "  demo concurrent --procs 1            # sleeping tasks overlap on one worker\n"
-    "  demo parallel --procs 2 --timeline   # CPU-bound tasks side by side on two\n"
-    "  demo compare --procs 1,2,4 --runs 5  # both, measured, with a conclusion\n"
+    "  demo concurrent --procs 1            # sleeping tasks overlap on one "
+    "worker\n"
+    "  demo parallel --procs 2 --timeline   # CPU-bound tasks side by side on "
+    "two\n"
+    "  demo compare --procs 1,2,4 --runs 5  # both, measured, with a "
+    "conclusion\n"
     "  demo compare --format csv > runs.csv\n"
-    "  GOMAXPROCS=1 demo parallel           # procs from the environment (--procs wins)\n"
+    "  GOMAXPROCS=1 demo parallel           # procs from the environment "
+    "(--procs wins)\n"
     "\n"
-    "Exit codes: 0 ok, 1 the run failed, 2 bad usage (options, GOMAXPROCS), 130 interrupted "
-    "(Ctrl-C).\n"
-    "Output: results on stdout; logs on stderr (-v, -q, SPDLOG_LEVEL). Colour only on a "
+    "Exit codes: 0 ok, 1 the run failed (or stdout could not be written), 2 "
+    "bad usage "
+    "(options, GOMAXPROCS), 130 interrupted (Ctrl-C), 141 stdout's reader went "
+    "away.\n"
+    "Output: results on stdout; logs on stderr (-v, -q, SPDLOG_LEVEL). Colour "
+    "only on a "
     "terminal, never with NO_COLOR or --no-color.\n";
 
 // one_line() flattens a message onto one line.
@@ -102,9 +110,7 @@ int run_command(const demo::Command& command) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   try {
     demo::GlobalOptions global;
     CLI::App app{"demo: concurrency and parallelism made visible, on the corun runtime"};
@@ -112,7 +118,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string{"demo "} + CORUN_VERSION);
     app.add_flag("-v,--verbose", global.verbose, "More logs on stderr (-vv: even more)");
     app.add_flag("-q,--quiet", global.quiet,
-                 "Only warnings and errors on stderr; no live progress in json/csv mode");
+                 "Only warnings and errors on stderr; no live progress in "
+                 "json/csv mode");
     app.add_flag("--no-color", global.no_color, "No colour, even on a terminal");
     app.require_subcommand(1);
     app.fallthrough();
@@ -123,8 +130,14 @@ int main(int argc, char** argv) {
 
     try {
       app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      demo::write_stream(stdout, app.help());
+      return demo::kExitOk;
+    } catch (const CLI::CallForVersion& e) {
+      demo::write_stream(stdout, std::string(e.what()) + "\n");
+      return demo::kExitOk;
     } catch (const CLI::ParseError& e) {
-      if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+      if (e.get_exit_code() == 0) return app.exit(e);
       std::fprintf(stderr, "demo: %s\n", usage_message(app, e).c_str());
       return demo::kExitUsage;
     }
@@ -137,4 +150,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "demo: %s\n", one_line(e.what()).c_str());
     return demo::kExitFailure;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  demo::reserve_standard_descriptors();
+  return demo::finish_stdout(run(argc, argv));
 }

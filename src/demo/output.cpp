@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "demo/stdout_status.hpp"
+
 namespace demo {
 
 std::string Style::paint(std::string_view code, std::string_view text) const {
@@ -54,15 +56,13 @@ Console::Console(Format format, const GlobalOptions& global)
 
 void Console::result(std::string_view text) {
   std::lock_guard<std::mutex> lk(mu_);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  write_stream(stdout, text);
 }
 
 void Console::extra(std::string_view text) {
   if (extra_ == nullptr) return;
   std::lock_guard<std::mutex> lk(mu_);
-  std::fwrite(text.data(), 1, text.size(), extra_);
-  std::fflush(extra_);
+  write_stream(extra_, text);
 }
 
 // ---------------------------------------------------------------------------

@@ -905,6 +905,62 @@ def as_nobody():
         os.setuid(65534)
 
 
+# Cheap runs of every subcommand (and of the help), each writing to stdout.
+STDOUT_RUNS = [
+    ["concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1"],
+    ["concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1", "--format", "json"],
+    ["parallel", "--work", "1k", "--procs", "1"],
+    ["compare", "--runs", "1", "--sleepers", "2", "--sleep", "1ms", "--work", "1k", "--procs",
+     "1", "--format", "csv"],
+    ["bench", "yield", "--n", "100", "--procs", "1"],
+    ["--help"], ["--version"],
+]
+
+
+def run_to(args, stdout, preexec_fn=None):
+    p = subprocess.run([DEMO, *args], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                       timeout=TIMEOUT, preexec_fn=preexec_fn)
+    return p.returncode, p.stderr
+
+
+@case
+def case_stdout_full_or_closed():
+    for args in STDOUT_RUNS:
+        what = f"demo {' '.join(args)}"
+        with open("/dev/full", "w") as full:
+            rc, err = run_to(args, full)
+        check(rc == 1 and err.splitlines()[-1:] ==
+              ["demo: error writing standard output: No space left on device"],
+              f"{what} > /dev/full: exit {rc}\n{err}")
+        rc, err = run_to(args, None, preexec_fn=lambda: os.close(1))
+        check(rc == 1 and err.splitlines()[-1:] ==
+              ["demo: error writing standard output: Bad file descriptor"],
+              f"{what} >&-: exit {rc}\n{err}")
+
+
+@case
+def case_stdout_closed_pipe_is_quiet():
+    for args in STDOUT_RUNS:
+        what = f"demo {' '.join(args)}"
+        if "--format" in args:
+            continue  # json and csv put their progress on stderr
+        for ignore in (False, True):
+            r, w = os.pipe()
+            os.close(r)  # the reader is gone before the first write
+
+            def pre(ignore=ignore):
+                signal.signal(signal.SIGPIPE, signal.SIG_IGN if ignore else signal.SIG_DFL)
+
+            try:
+                rc, err = run_to(args, w, preexec_fn=pre)
+            finally:
+                os.close(w)
+            expected = 141 if ignore else -signal.SIGPIPE
+            check(rc == expected and err == "",
+                  f"{what} | (closed), SIGPIPE {'ignored' if ignore else 'default'}: "
+                  f"exit {rc}, expected {expected}\n{err}")
+
+
 # ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
