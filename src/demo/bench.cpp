@@ -47,18 +47,26 @@ void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec) {
                            r.procs, r.n, r.wall_ms, r.ns_per_op, spec.op, extra));
 }
 
+// workload_names() is "yield, pingpong, ..., cpu or all".
+std::string workload_names() {
+  std::string names;
+  for (const auto& w : workloads()) names += fmt::format("{}, ", w.name);
+  names.resize(names.size() - 2);
+  return names + " or all";
+}
+
 int run(const Options& o) {
   std::vector<const WorkloadSpec*> selected;
   if (o.workload == "all") {
     for (const auto& w : workloads()) selected.push_back(&w);
   } else if (const WorkloadSpec* w = find_workload(o.workload)) {
     selected.push_back(w);
+  } else if (o.workload.empty()) {
+    throw UsageError(
+        fmt::format("bench: expected a workload: {} (see demo bench --help)", workload_names()));
   } else {
     throw UsageError(
-        fmt::format("bench: expected a workload (yield, pingpong, "
-                    "spawn, skynet, sleepers, park, cpu or "
-                    "all), got \"{}\"",
-                    o.workload));
+        fmt::format("bench: expected a workload ({}), got \"{}\"", workload_names(), o.workload));
   }
   CommonOptions procs_only;
   procs_only.procs = o.procs;
@@ -89,12 +97,10 @@ int run(const Options& o) {
 
 Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
   auto opts = std::make_shared<Options>();
-  CLI::App* cmd = parent.add_subcommand("bench",
-                                        "The reference workloads (WORKLOADS.md): "
-                                        "one JSON line each, as the Go peer's");
+  CLI::App* cmd = parent.add_subcommand(
+      "bench", "The reference workloads (WORKLOADS.md): one JSON line each, as the Go peer's");
   cmd->add_option("workload", opts->workload,
-                  "yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
-      ->required()
+                  "Required: yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
       ->type_name("WORKLOAD");
   opts->procs_option = cmd->add_option("-p,--procs", opts->procs,
                                        "Worker threads (default: GOMAXPROCS, else all CPUs)")
@@ -111,8 +117,8 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
       "  demo bench yield --procs 1 --format json\n"
       "  demo bench cpu --procs 2 --tasks 2\n"
       "  demo bench all --procs 2\n"
-      "  ../shared/peers/compare.py --demo build/release/demo   # "
-      "beside Go and Boost.Fiber");
+      "  ../shared/peers/compare.py --demo build/release/demo\n"
+      "      # the same workloads beside Go and Boost.Fiber");
   return Command{cmd, [opts] { return run(*opts); }};
 }
 

@@ -913,7 +913,7 @@ STDOUT_RUNS = [
     ["compare", "--runs", "1", "--sleepers", "2", "--sleep", "1ms", "--work", "1k", "--procs",
      "1", "--format", "csv"],
     ["bench", "yield", "--n", "100", "--procs", "1"],
-    ["--help"], ["--version"],
+    ["--help"], ["--version"], ["help", "bench"],
 ]
 
 
@@ -959,6 +959,74 @@ def case_stdout_closed_pipe_is_quiet():
             check(rc == expected and err == "",
                   f"{what} | (closed), SIGPIPE {'ignored' if ignore else 'default'}: "
                   f"exit {rc}, expected {expected}\n{err}")
+
+
+MISTAKES = [
+    (["concurrent", "--proc", "2"],
+     r'unknown option "--proc": did you mean --procs\? \(see demo concurrent --help\)'),
+    (["concurrent", "--formt=json"], r'unknown option "--formt": did you mean --format\?'),
+    (["--procs", "1", "concurrent"],
+     r'--procs is an option of demo concurrent: it goes after the subcommand '
+     r'\(demo concurrent --procs 1\)'),
+    (["--format", "json", "concurrent"], r'--format is an option of demo concurrent: it goes '
+                                         r'after the subcommand \(demo concurrent --format json'),
+    (["--procs", "1"], r'--procs is an option of the subcommands: it goes after the subcommand'),
+    (["--vers"], r'unknown option "--vers": did you mean --version\? \(see demo --help\)'),
+    (["concurrent", "--frob", "3"], r'unknown option "--frob" \(see demo concurrent --help\)$'),
+    (["--frob"], r'unknown option "--frob" \(see demo --help\)$'),
+    (["bench"], r'bench: expected a workload: yield, pingpong, spawn, skynet, sleepers, park, '
+                r'cpu or all'),
+    (["bench", "yield", "cpu"], r'unexpected argument "cpu"'),
+    (["help", "frobnicate"], r'help: unknown subcommand "frobnicate": expected one of '
+                             r'concurrent, parallel, compare, bench'),
+    (["concurrent", "--procs", "1", "--procs", "x"],
+     r'--procs: expected an integer 1\.\.1024, got "x"'),
+]
+
+
+@case
+def case_cli_mistakes_get_help():
+    for args, message in MISTAKES:
+        rc, out, err = run(*args)
+        what = f"demo {' '.join(args)}"
+        check(rc == 2 and out == "", f"{what}: exit {rc}, stdout {out!r}")
+        check(re.fullmatch(r"demo: .*\n", err) and re.search(message, err),
+              f"{what}: {err!r} does not match {message!r}")
+    # A repeated option: the last one wins.
+    doc, _ = run_json("concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1",
+                      "--procs", "2", "--format", "table")
+    check(doc["procs"] == 2, f"--procs 1 --procs 2: procs {doc['procs']}")
+    # demo help [SUBCOMMAND] is --help.
+    check(run_ok("help")[0] == run_ok("--help")[0], "demo help is not demo --help")
+    for sub in ("concurrent", "parallel", "compare", "bench"):
+        check(run_ok("help", sub)[0] == run_ok(sub, "--help")[0], f"demo help {sub}")
+
+
+@case
+def case_help_fits_80_columns():
+    outputs = {"demo --help": run_ok("--help")[0], "demo help": run_ok("help")[0]}
+    for sub in ("concurrent", "parallel", "compare", "bench", "help"):
+        outputs[f"demo {sub} --help"] = run_ok(sub, "--help")[0]
+    for what, out in outputs.items():
+        wide = [line for line in out.splitlines() if len(line) > 80]
+        check(not wide, f"{what}: {len(wide)} lines wider than 80 columns:\n" + "\n".join(wide))
+
+
+@case
+def case_thread_limit_says_what_failed():
+    if os.environ.get("CORUN_E2E_SANITIZER"):
+        return  # the sanitizers' own threads need the limit too
+    import resource
+
+    def pre():
+        as_nobody()
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))  # ulimit -u 1
+
+    p = subprocess.run([DEMO, "concurrent", "--interval", "1ms", "--steps", "1", "--procs", "2"],
+                       capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=pre, cwd="/")
+    check(p.returncode == 1 and re.fullmatch(
+        r"demo: concurrent failed: .*Resource temporarily unavailable \(out of threads or "
+        r"processes: see ulimit -u\)\n", p.stderr), f"exit {p.returncode}: {p.stderr!r}")
 
 
 # ---------------------------------------------------------------------------
