@@ -11,6 +11,7 @@
 #include "demo/command.hpp"
 #include "demo/options.hpp"
 #include "demo/output.hpp"
+#include "demo/stdout_status.hpp"
 #include "demo/workloads.hpp"
 
 namespace demo {
@@ -47,8 +48,17 @@ void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec, bool op)
   if (r.checksum) extra = fmt::format("checksum {}", *r.checksum);
   if (r.rss_kib_per_task)
     extra = fmt::format("{:.2f} KiB per parked coroutine", *r.rss_kib_per_task);
-  fmt::print("{:<9} {:>5} {:>12} {:>10.1f} {:>9.2f}  {}{}\n", r.workload, r.procs, r.n, r.wall_ms,
-             r.ns_per_op, op ? fmt::format("{:<34} ", spec.op) : "", extra);
+  write_stream(stdout, fmt::format("{:<9} {:>5} {:>12} {:>10.1f} {:>9.2f}  {}{}\n", r.workload,
+                                   r.procs, r.n, r.wall_ms, r.ns_per_op,
+                                   op ? fmt::format("{:<34} ", spec.op) : "", extra));
+}
+
+// workload_names() is "yield, pingpong, ..., cpu or all".
+std::string workload_names() {
+  std::string names;
+  for (const auto& w : workloads()) names += fmt::format("{}, ", w.name);
+  names.resize(names.size() - 2);
+  return names + " or all";
 }
 
 int run(const Options& o) {
@@ -57,11 +67,12 @@ int run(const Options& o) {
     for (const auto& w : workloads()) selected.push_back(&w);
   } else if (const WorkloadSpec* w = find_workload(o.workload)) {
     selected.push_back(w);
+  } else if (o.workload.empty()) {
+    throw UsageError(
+        fmt::format("bench: expected a workload: {} (see demo bench --help)", workload_names()));
   } else {
-    throw UsageError(fmt::format(
-        "bench: expected a workload (yield, pingpong, spawn, skynet, sleepers, park, cpu or "
-        "all), got \"{}\"",
-        o.workload));
+    throw UsageError(
+        fmt::format("bench: expected a workload ({}), got \"{}\"", workload_names(), o.workload));
   }
   CommonOptions procs_only;
   procs_only.procs = o.procs;
@@ -75,17 +86,17 @@ int run(const Options& o) {
 
   const bool op = o.wide || terminal_columns(stdout) >= kTableOpColumns;
   if (format == Format::kTable) {
-    fmt::print("{:<9} {:>5} {:>12} {:>10} {:>9}  {}result\n", "workload", "procs", "n", "wall ms",
-               "ns/op", op ? fmt::format("{:<34} ", "op") : "");
+    write_stream(stdout, fmt::format("{:<9} {:>5} {:>12} {:>10} {:>9}  {}result\n", "workload",
+                                     "procs", "n", "wall ms", "ns/op",
+                                     op ? fmt::format("{:<34} ", "op") : ""));
   }
   for (const WorkloadSpec* spec : selected) {
     const WorkloadResult r = run_workload(spec->name, procs, n, tasks);
     if (format == Format::kJson) {
-      fmt::print("{}\n", json_line(r));
+      write_stream(stdout, json_line(r) + "\n");
     } else {
       print_table_row(r, *spec, op);
     }
-    std::fflush(stdout);
   }
   return kExitOk;
 }
@@ -97,8 +108,7 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
   CLI::App* cmd = parent.add_subcommand(
       "bench", "The reference workloads (WORKLOADS.md): one JSON line each, as the Go peer's");
   cmd->add_option("workload", opts->workload,
-                  "yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
-      ->required()
+                  "Required: yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
       ->type_name("WORKLOAD");
   opts->procs_option = cmd->add_option("-p,--procs", opts->procs,
                                        "Worker threads (default: GOMAXPROCS, else all CPUs)")
@@ -118,7 +128,8 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
       "  demo bench yield --procs 1 --format json\n"
       "  demo bench cpu --procs 2 --tasks 2\n"
       "  demo bench all --procs 2\n"
-      "  ../shared/peers/compare.py --demo build/release/demo   # beside Go and Boost.Fiber");
+      "  ../shared/peers/compare.py --demo build/release/demo\n"
+      "      # the same workloads beside Go and Boost.Fiber");
   return Command{cmd, [opts] { return run(*opts); }};
 }
 

@@ -11,9 +11,10 @@ namespace demo {
 // ExitCode is the process exit status; the set is documented in `demo --help`.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailure = 1,       // the run failed (e.g. the trace file could not be written)
-  kExitUsage = 2,         // bad command line or environment (GOMAXPROCS)
-  kExitInterrupted = 130  // SIGINT (Ctrl-C): what finished was printed
+  kExitFailure = 1,        // the run failed (e.g. the trace file could not be written)
+  kExitUsage = 2,          // bad command line or environment (GOMAXPROCS)
+  kExitInterrupted = 130,  // SIGINT (Ctrl-C): what finished was printed
+  kExitBrokenPipe = 141    // stdout's reader went away (128 + SIGPIPE); nothing said
 };
 
 // UsageError is bad input: main prints "demo: <what>" as one line on stderr

@@ -6,11 +6,17 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "demo/command.hpp"
+#include "demo/help_format.hpp"
 #include "demo/logging.hpp"
+#include "demo/stdout_status.hpp"
+#include "demo/text.hpp"
+#include "demo/usage.hpp"
 
 namespace {
 
@@ -29,86 +35,79 @@ constexpr const char* kFooter =
     "  demo parallel --procs 2 --timeline   # CPU-bound tasks side by side on two\n"
     "  demo compare --procs 1,2,4 --runs 5  # both, measured, with a conclusion\n"
     "  demo compare --format csv > runs.csv\n"
-    "  GOMAXPROCS=1 demo parallel           # procs from the environment (--procs wins)\n"
+    "  GOMAXPROCS=1 demo parallel           # procs from the environment\n"
     "\n"
-    "Exit codes: 0 ok, 1 the run failed, 2 bad usage (options, GOMAXPROCS), 130 interrupted "
-    "(Ctrl-C).\n"
-    "Output: results on stdout; logs on stderr (-v, -q, SPDLOG_LEVEL). Colour only on a "
-    "terminal, never with NO_COLOR or --no-color.\n";
+    "Exit codes: 0 ok, 1 the run failed (or stdout could not be written), 2 bad\n"
+    "usage (options, GOMAXPROCS), 130 interrupted (Ctrl-C), 141 stdout's reader\n"
+    "went away (| head). Output: results on stdout; logs on stderr (-v, -q,\n"
+    "SPDLOG_LEVEL). Colour only on a terminal, never with NO_COLOR or --no-color.\n";
 
-// one_line() flattens a message onto one line.
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
+// HelpCommand is `demo help [SUBCOMMAND]`, the same as `demo --help` or
+// `demo SUBCOMMAND --help`.
+struct HelpCommand {
+  CLI::App* app = nullptr;
+  std::string topic;
+};
+
+void add_help(CLI::App& parent, HelpCommand& help) {
+  help.app = parent.add_subcommand("help", "This help, or a subcommand's: demo help SUBCOMMAND");
+  help.app->add_option("subcommand", help.topic, "The subcommand to describe")
+      ->type_name("SUBCOMMAND");
+}
+
+int run_help(const CLI::App& app, const HelpCommand& help) {
+  if (help.topic.empty()) {
+    demo::write_stream(stdout,
+                       app.get_formatter()->make_help(&app, "demo", CLI::AppFormatMode::Normal));
+    return demo::kExitOk;
   }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
-// first_extra() is the first unexpected argument in CLI11's ExtrasError
-// message ("The following argument was not expected: X").
-std::string first_extra(const std::string& message) {
-  const auto colon = message.find(": ");
-  if (colon == std::string::npos) return "";
-  std::string rest = message.substr(colon + 2);
-  return rest.substr(0, rest.find(' '));
-}
-
-// usage_message() turns a CLI11 parse error into our one-line message.
-std::string usage_message(const CLI::App& app, const CLI::ParseError& e) {
-  std::string what = one_line(e.what());
-  std::string names;
   for (const CLI::App* sub : app.get_subcommands({})) {
-    names += (names.empty() ? "" : ", ") + sub->get_name();
-  }
-  const std::vector<CLI::App*> chosen = app.get_subcommands();
-  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
-    const std::string arg = first_extra(what);
-    const std::string where = chosen.empty() ? "demo" : "demo " + chosen.front()->get_name();
-    if (!arg.empty() && arg.front() == '-') {
-      return fmt::format("unknown option \"{}\" (see {} --help)", arg, where);
-    }
-    if (chosen.empty()) {
-      return fmt::format("unknown subcommand \"{}\": expected one of {}", arg, names);
-    }
-    return fmt::format("unexpected argument \"{}\" (see {} --help)", arg, where);
-  }
-  if (chosen.empty() && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
-    const std::vector<std::string> rest = app.remaining();
-    if (!rest.empty()) {
-      return fmt::format("unknown subcommand \"{}\": expected one of {}", rest.front(), names);
-    }
-    return fmt::format("a subcommand is required: one of {} (see demo --help)", names);
-  }
-  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr) {
-    // CLI11 says "--procs: 1 required N missing".
-    const auto colon = what.find(':');
-    if (colon != std::string::npos && what.find("missing") != std::string::npos) {
-      return fmt::format("{}: expected a value (see --help)", what.substr(0, colon));
+    if (sub->get_name() == help.topic) {
+      demo::write_stream(stdout, sub->help("demo"));
+      return demo::kExitOk;
     }
   }
-  return what;
+  std::fprintf(stderr, "demo: help: unknown subcommand \"%s\": expected one of %s\n",
+               help.topic.c_str(), demo::subcommand_names(app).c_str());
+  return demo::kExitUsage;
+}
+
+// failure_line() is the message of a run that threw `e`: a system call that
+// failed (std::system_error: "Resource temporarily unavailable") says which
+// subcommand it stopped, and what to look at when a limit was hit.
+std::string failure_line(const demo::Command& command, const std::exception& e) {
+  const auto* sys = dynamic_cast<const std::system_error*>(&e);
+  if (sys == nullptr) return demo::one_line(e.what());
+  std::string line =
+      fmt::format("{} failed: {}", command.app->get_name(), demo::one_line(e.what()));
+  if (sys->code() == std::errc::resource_unavailable_try_again) {
+    line += " (out of threads or processes: see ulimit -u)";
+  } else if (sys->code() == std::errc::not_enough_memory) {
+    line += " (out of memory: see ulimit -v)";
+  }
+  return line;
 }
 
 int run_command(const demo::Command& command) {
   try {
     return command.run();
   } catch (const demo::UsageError& e) {
-    std::fprintf(stderr, "demo: %s\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "demo: %s\n", demo::one_line(e.what()).c_str());
     return demo::kExitUsage;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "demo: %s\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "demo: %s\n", failure_line(command, e).c_str());
     return demo::kExitFailure;
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   try {
     demo::GlobalOptions global;
     CLI::App app{"demo: concurrency and parallelism made visible, on the corun runtime"};
     app.name("demo");
+    app.formatter(std::make_shared<demo::HelpFormatter>());
+    // A repeated option: the last one wins, as in most tools.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     app.set_version_flag("--version", std::string{"demo "} + CORUN_VERSION);
     app.add_flag("-v,--verbose", global.verbose, "More logs on stderr (-vv: even more)");
     app.add_flag("-q,--quiet", global.quiet,
@@ -120,21 +119,37 @@ int main(int argc, char** argv) {
 
     std::vector<demo::Command> commands;
     for (demo::AddCommand add : kCommands) commands.push_back(add(app, global));
+    HelpCommand help;
+    add_help(app, help);
 
     try {
       app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      demo::write_stream(stdout, app.help());
+      return demo::kExitOk;
+    } catch (const CLI::CallForVersion& e) {
+      demo::write_stream(stdout, std::string(e.what()) + "\n");
+      return demo::kExitOk;
     } catch (const CLI::ParseError& e) {
-      if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-      std::fprintf(stderr, "demo: %s\n", usage_message(app, e).c_str());
+      if (e.get_exit_code() == 0) return app.exit(e);
+      std::fprintf(stderr, "demo: %s\n", demo::usage_message(app, e).c_str());
       return demo::kExitUsage;
     }
+    if (help.app->parsed()) return run_help(app, help);
     demo::setup_logging(global);
     for (const demo::Command& command : commands) {
       if (command.app->parsed()) return run_command(command);
     }
     return demo::kExitUsage;  // unreachable: require_subcommand(1)
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "demo: %s\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "demo: %s\n", demo::one_line(e.what()).c_str());
     return demo::kExitFailure;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  demo::reserve_standard_descriptors();
+  return demo::finish_stdout(run(argc, argv));
 }

@@ -12,6 +12,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "demo/stdout_status.hpp"
+
 namespace demo {
 
 std::string Style::paint(std::string_view code, std::string_view text) const {
@@ -124,8 +126,7 @@ std::string Console::human(std::string_view text) const {
 void Console::write(std::FILE* stream, std::string_view text) {
   std::lock_guard<std::mutex> lk(mu_);
   if (stream == stderr || stdout_terminal_) progress_.hide_locked();
-  std::fwrite(text.data(), 1, text.size(), stream);
-  std::fflush(stream);
+  write_stream(stream, text);
 }
 
 void Console::result(std::string_view text) {

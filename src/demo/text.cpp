@@ -29,4 +29,12 @@ std::string plural(std::int64_t n, std::string_view one, std::string_view many) 
   return fmt::format("{} {}", with_commas(static_cast<std::uint64_t>(n)), n == 1 ? one : many);
 }
 
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
 }  // namespace demo

@@ -20,4 +20,8 @@ std::string with_commas(std::uint64_t n);
 // plural() is "1 task", "2 tasks", "10,000 tasks".
 std::string plural(std::int64_t n, std::string_view one, std::string_view many);
 
+// one_line() is `text` on one line: line breaks become spaces, trailing
+// spaces go (for messages made of other messages).
+std::string one_line(std::string text);
+
 }  // namespace demo

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -15,34 +16,107 @@
 
 namespace demo {
 
+namespace {
+
+[[noreturn]] void unwritable(const std::string& path, std::string_view why) {
+  throw UsageError(
+      fmt::format("--trace: expected a writable file path, got \"{}\" ({})", path, why));
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// own_descriptor() is N when `path` names this process's descriptor N
+// (/proc/self/fd/N, /dev/fd/N: a directory that is /proc/<pid>/fd), else -1.
+int own_descriptor(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return -1;
+  const std::string name = path.substr(slash + 1);
+  if (name.empty() || name.size() > 9 ||
+      name.find_first_not_of("0123456789") != std::string::npos) {
+    return -1;
+  }
+  char* real = realpath(directory_of(path).c_str(), nullptr);
+  if (real == nullptr) return -1;
+  const bool fd_dir = fmt::format("/proc/{}/fd", getpid()) == real;
+  std::free(real);
+  return fd_dir ? std::stoi(name) : -1;
+}
+
+}  // namespace
+
+TraceFile::Target TraceFile::resolve(const std::string& path) {
+  // Symbolic links are followed one at a time, like open() does, so that
+  // a link to a file that does not exist yet (a dangling link) names the
+  // file to create.
+  std::string at = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    if (const int fd = own_descriptor(at); fd >= 0) return {at, Target::kDescriptor, fd};
+    struct stat st {};
+    if (lstat(at.c_str(), &st) != 0) {
+      if (errno == ENOENT) return {at, Target::kMissing, -1};
+      unwritable(path, std::strerror(errno));
+    }
+    if (!S_ISLNK(st.st_mode)) {
+      if (S_ISDIR(st.st_mode)) unwritable(path, "a directory");
+      return {at, S_ISREG(st.st_mode) ? Target::kRegular : Target::kOther, -1};
+    }
+    std::string link(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 4095) + 1, '\0');
+    const ssize_t n = readlink(at.c_str(), link.data(), link.size());
+    if (n < 0) unwritable(path, std::strerror(errno));
+    link.resize(static_cast<std::size_t>(n));
+    at = link.starts_with('/') ? link : directory_of(at) + "/" + link;
+  }
+  unwritable(path, std::strerror(ELOOP));
+}
+
+bool TraceFile::may_replace(const struct stat& st, const std::string& path) {
+  // Root may write any file (access() says yes): like rm, which asks before
+  // removing a write-protected file even for root, a file that nobody may
+  // write is left alone. Everyone else: what the kernel would let them open.
+  if (geteuid() == 0) return (st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
+  return faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0;
+}
+
 TraceFile::TraceFile(std::string path) : path_(std::move(path)) {
   if (path_.empty()) throw UsageError("--trace: expected a file path, got \"\"");
-  struct stat st {};
-  if (stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    throw UsageError(
-        fmt::format("--trace: expected a writable file path, got \"{}\" (a directory)", path_));
-  }
-  if (stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    // A device or a pipe (/dev/null, /dev/stdout, a FIFO): written in place.
-    // A temporary file renamed over it would replace the node itself.
-    fd_ = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      throw UsageError(fmt::format("--trace: expected a writable file path, got \"{}\" ({})", path_,
-                                   std::strerror(errno)));
-    }
+  const Target target = resolve(path_);
+  if (target.kind == Target::kDescriptor) {
+    // /dev/stdout and the like: this process's own descriptor, written
+    // where it stands (a pipe, a terminal, after what stdout got so far).
+    fd_ = fcntl(target.fd, F_DUPFD_CLOEXEC, 3);
+    if (fd_ < 0) unwritable(path_, std::strerror(errno));
     return;
   }
-  std::string templ = path_ + ".tmp.XXXXXX";
-  fd_ = mkstemp(templ.data());
-  if (fd_ < 0) {
-    throw UsageError(fmt::format("--trace: expected a writable file path, got \"{}\" ({})", path_,
-                                 std::strerror(errno)));
+  if (target.kind == Target::kOther) {
+    // A device or a pipe (/dev/null, a FIFO): written in place. A temporary
+    // file renamed over it would replace the node itself.
+    fd_ = open(target.path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) unwritable(path_, std::strerror(errno));
+    return;
   }
+  struct stat st {};
+  const bool exists = target.kind == Target::kRegular && stat(target.path.c_str(), &st) == 0;
+  if (exists && !may_replace(st, target.path)) unwritable(path_, "the file is read-only");
+  // The new file is made next to the final one (the link's target), so
+  // that the rename is atomic and the links stay links.
+  std::string templ = target.path + ".tmp.XXXXXX";
+  fd_ = mkstemp(templ.data());
+  if (fd_ < 0) unwritable(path_, std::strerror(errno));
   temp_path_ = templ;
-  // mkstemp() makes the file 0600; give the trace the usual 0666 & ~umask.
-  const mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd_, 0666 & ~mask);
+  final_path_ = target.path;
+  // mkstemp() makes the file 0600: a replaced file keeps its mode, a new
+  // one gets the usual 0666 & ~umask.
+  mode_t mode = st.st_mode & 07777;
+  if (!exists) {
+    const mode_t mask = umask(0);
+    umask(mask);
+    mode = 0666 & ~mask;
+  }
+  fchmod(fd_, mode);
 }
 
 TraceFile::~TraceFile() {
@@ -68,7 +142,7 @@ void TraceFile::commit(std::string_view contents) {
   fd_ = -1;
   if (close(fd) != 0) fail("cannot write");
   if (in_place) return;
-  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("cannot rename the trace to");
+  if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0) fail("cannot rename the trace to");
   temp_path_.clear();
 }
 

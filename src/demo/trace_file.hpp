@@ -10,6 +10,8 @@
 //   - "ph":"i" instants for steals: args {from, coroutines}.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,12 +22,19 @@
 
 namespace demo {
 
-// TraceFile is the file --trace names, written atomically: the constructor
-// creates a temporary file next to it (so an unwritable path fails before
-// the run starts), commit() fills it and renames it over the path, and a
-// TraceFile destroyed without commit() removes it: nothing half-written.
-// A path that exists and is not a regular file (/dev/null, /dev/stdout, a
-// FIFO) is opened and written in place instead.
+// TraceFile is the file --trace names. A regular file is written
+// atomically: the constructor creates a temporary file next to it (so an
+// unwritable path fails before the run starts), commit() fills it and
+// renames it over the file, and a TraceFile destroyed without commit()
+// removes it: nothing half-written. What is at the path is respected:
+//   - a symbolic link is followed to its final target (even a dangling one:
+//     the target is created), and that file is replaced, not the link;
+//   - a regular file the user may not write is refused (for root, one with
+//     no write permission bit at all), as is a directory or a path whose
+//     directory does not exist;
+//   - anything else that exists (/dev/null, a FIFO, a terminal) is opened
+//     and written in place, and this process's own descriptors
+//     (/dev/stdout, /dev/stderr, /dev/fd/N) are written to directly.
 class TraceFile {
  public:
   // TraceFile() throws UsageError naming --trace when `path` cannot be written.
@@ -34,12 +43,22 @@ class TraceFile {
   TraceFile(const TraceFile&) = delete;
   TraceFile& operator=(const TraceFile&) = delete;
 
-  // commit() writes `contents` and renames; throws std::runtime_error.
+  // commit() writes `contents` (and renames); throws std::runtime_error.
   void commit(std::string_view contents);
   const std::string& path() const noexcept { return path_; }
 
  private:
-  std::string path_;
+  // Target is where a path leads once its symbolic links are followed.
+  struct Target {
+    std::string path;
+    enum Kind { kMissing, kRegular, kOther, kDescriptor } kind;
+    int fd;  // kDescriptor: this process's descriptor
+  };
+  static Target resolve(const std::string& path);
+  static bool may_replace(const struct stat& st, const std::string& path);
+
+  std::string path_;        // as given
+  std::string final_path_;  // the file the temporary replaces
   std::string temp_path_;
   int fd_ = -1;
 };

@@ -3,6 +3,9 @@
 // one coroutine, as Go's runs in its main goroutine.
 #include "demo/workloads.hpp"
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -63,18 +66,27 @@ void spawn_workload(std::int64_t n) {
   wg.wait();
 }
 
+// skynet() is the subtree of `size` leaves numbered from `num`: a leaf sends
+// its number on `c`; an inner node splits its leaves into at most `div`
+// children (the first size % div get one more) and sends their sum. For n a
+// power of `div` that is the classic tree, child i holding
+// [num + i*size/div, num + (i+1)*size/div); for any other n it still
+// covers 0..n-1 exactly once, so the checksum is n*(n-1)/2.
 void skynet(corun::Channel<std::int64_t> c, std::int64_t num, std::int64_t size, std::int64_t div) {
   if (size == 1) {
     c.send(num);
     return;
   }
+  const std::int64_t children = std::min(size, div);
   corun::Channel<std::int64_t> rc(0);
-  for (std::int64_t i = 0; i < div; ++i) {
-    const std::int64_t sub = num + i * (size / div);
-    corun::go([rc, sub, size, div] { skynet(rc, sub, size / div, div); });
+  std::int64_t sub = num;
+  for (std::int64_t i = 0; i < children; ++i) {
+    const std::int64_t sub_size = size / children + (i < size % children ? 1 : 0);
+    corun::go([rc, sub, sub_size, div] { skynet(rc, sub, sub_size, div); });
+    sub += sub_size;
   }
   std::int64_t sum = 0;
-  for (std::int64_t i = 0; i < div; ++i) sum += *rc.recv();
+  for (std::int64_t i = 0; i < children; ++i) sum += *rc.recv();
   c.send(sum);
 }
 
@@ -82,6 +94,17 @@ std::uint64_t skynet_workload(std::int64_t n) {
   corun::Channel<std::int64_t> c(0);
   corun::go([c, n] { skynet(c, 0, n, 10); });
   return static_cast<std::uint64_t>(*c.recv());
+}
+
+// check_skynet() throws unless `sum` is 0 + 1 + ... + (n-1) (mod 2^64), what
+// a tree with every leaf once adds up to.
+void check_skynet(std::uint64_t sum, std::int64_t n) {
+  const auto un = static_cast<std::uint64_t>(n);
+  const std::uint64_t expected = un % 2 == 0 ? (un / 2) * (un - 1) : un * ((un - 1) / 2);
+  if (sum != expected) {
+    throw std::runtime_error(fmt::format(
+        "bench skynet: checksum {} for n = {}, expected n*(n-1)/2 = {}", sum, n, expected));
+  }
 }
 
 void sleepers_workload(std::int64_t n) {
@@ -117,14 +140,16 @@ double park_workload(std::int64_t n) {
 }
 
 std::uint64_t cpu_workload(std::int64_t n, int tasks) {
+  // The first n % tasks tasks run one iteration more: exactly n in all.
   const std::int64_t per = n / tasks;
+  const std::int64_t extra = n % tasks;
   std::vector<std::uint64_t> sums(static_cast<std::size_t>(tasks));
   corun::WaitGroup wg;
   wg.add(tasks);
   for (int i = 0; i < tasks; ++i) {
     corun::go([&, i] {
       XorShiftLoop loop(static_cast<std::uint64_t>(i));
-      loop.run(static_cast<std::uint64_t>(per));
+      loop.run(static_cast<std::uint64_t>(per + (i < extra ? 1 : 0)));
       sums[static_cast<std::size_t>(i)] = loop.sum();
       wg.done();
     });
@@ -197,6 +222,7 @@ WorkloadResult run_workload(std::string_view name, int procs, std::int64_t n, in
   const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
   r.wall_ms = ns / 1e6;
   r.ns_per_op = ns / static_cast<double>(ops);
+  if (name == "skynet") check_skynet(*r.checksum, r.n);
   return r;
 }
 

@@ -1382,6 +1382,273 @@ def case_no_progress_off_a_terminal():
 
 
 # ---------------------------------------------------------------------------
+# demo CLI robustness: bench workloads for any n, --trace respects what is at
+# its path, output that did not arrive, help for mistakes, help that fits 80
+# columns
+
+
+@case
+def case_bench_skynet_any_n():
+    # Not powers of 10: the tree still covers 0..n-1 once. (The wrong sums
+    # first: an old tree ran away for 2, 5, 7 and 20.)
+    for n in (11, 101, 1001, 2, 5, 7, 20, 1):
+        rc, out, err = run("bench", "skynet", "--n", str(n), "--procs", "2", "--format", "json",
+                           timeout=30)
+        check(rc == 0, f"skynet --n {n}: exit {rc}\n{err}")
+        line = json.loads(out)
+        check(line["n"] == n and line["checksum"] == n * (n - 1) // 2,
+              f"skynet --n {n}: checksum {line['checksum']}, expected {n * (n - 1) // 2}")
+
+
+@case
+def case_bench_cpu_runs_exactly_n():
+    # n = 10 over 4 tasks: 3, 3, 2, 2 iterations; n = 3 over 8 tasks: 1, 1,
+    # 1 and five tasks with none (not 0 iterations in all).
+    for n, tasks, iters in ((10, 4, (3, 3, 2, 2)), (3, 8, (1, 1, 1, 0, 0, 0, 0, 0))):
+        out, _ = run_ok("bench", "cpu", "--n", str(n), "--tasks", str(tasks), "--procs", "2",
+                        "--format", "json")
+        line = json.loads(out)
+        expected = sum(task_sum(i, k) for i, k in enumerate(iters)) & MASK
+        check(line["n"] == n and line["checksum"] == expected,
+              f"cpu --n {n} --tasks {tasks}: checksum {line['checksum']}, expected {expected}")
+
+
+def trace_run(d, path, **kw):
+    """demo concurrent (tiny) with --trace PATH, in directory d."""
+    p = subprocess.run([DEMO, "concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1",
+                        "--format", "json", "-q", "--trace", path], cwd=d, text=True,
+                       capture_output="stdout" not in kw, timeout=TIMEOUT, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def is_trace(path):
+    with open(path) as f:
+        return "traceEvents" in json.load(f)
+
+
+@case
+def case_trace_writes_through_symlinks():
+    with tempfile.TemporaryDirectory() as d:
+        real = os.path.join(d, "real.json")
+        with open(real, "w") as f:
+            f.write("old")
+        os.chmod(real, 0o640)
+        os.symlink("real.json", os.path.join(d, "link.json"))
+        rc, _, err = trace_run(d, "link.json")
+        check(rc == 0, f"exit {rc}: {err}")
+        check(os.path.islink(os.path.join(d, "link.json")), "the symlink was replaced")
+        check(is_trace(real), "the link's target was not written")
+        check(os.stat(real).st_mode & 0o777 == 0o640, "the target lost its mode")
+        # A dangling link: its target is created (in the target's directory).
+        os.mkdir(os.path.join(d, "sub"))
+        os.symlink("sub/new.json", os.path.join(d, "dangling.json"))
+        rc, _, err = trace_run(d, "dangling.json")
+        check(rc == 0 and os.path.islink(os.path.join(d, "dangling.json")), f"exit {rc}: {err}")
+        check(is_trace(os.path.join(d, "sub", "new.json")), "the dangling link's target")
+        check(sorted(os.listdir(d)) == ["dangling.json", "link.json", "real.json", "sub"] and
+              os.listdir(os.path.join(d, "sub")) == ["new.json"], "temporary files left")
+        # A link to this process's stdout (as /dev/stdout is): the trace goes
+        # to the descriptor, after the report, and the link stays.
+        os.symlink("/proc/self/fd/1", os.path.join(d, "out"))
+        with open(os.path.join(d, "stdout.txt"), "w") as stdout:
+            rc, _, err = trace_run(d, "out", stdout=stdout, stderr=subprocess.PIPE)
+        check(rc == 0 and os.path.islink(os.path.join(d, "out")), f"exit {rc}: {err}")
+        with open(os.path.join(d, "stdout.txt")) as f:
+            text = f.read()
+        check('"command": "concurrent"' in text and "traceEvents" in text,
+              f"report and trace not both on stdout:\n{text[:300]}")
+
+
+@case
+def case_trace_writes_devices_and_fifos_in_place():
+    with tempfile.TemporaryDirectory() as d:
+        os.symlink("/dev/null", os.path.join(d, "devnull"))
+        rc, _, err = trace_run(d, "devnull")
+        check(rc == 0 and os.path.islink(os.path.join(d, "devnull")), f"exit {rc}: {err}")
+        check(os.path.exists("/dev/null") and not os.path.isfile("/dev/null"), "/dev/null")
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        chunks = []
+        reader = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
+        rc, _, err = trace_run(d, "fifo")
+        chunks.append(reader.communicate(timeout=TIMEOUT)[0])
+        check(rc == 0, f"exit {rc}: {err}")
+        check(b"traceEvents" in chunks[0] and os.path.exists(fifo) and
+              not os.path.isfile(fifo), "the FIFO was not written in place")
+        check(sorted(os.listdir(d)) == ["devnull", "fifo"], os.listdir(d))
+
+
+def refused(rc, out, err, why):
+    return rc == 2 and out == "" and re.fullmatch(
+        r'demo: --trace: expected a writable file path, got ".*" \(' + why + r'\)\n', err)
+
+
+@case
+def case_trace_refuses_what_it_must_not_replace():
+    with tempfile.TemporaryDirectory() as d:
+        ro = os.path.join(d, "ro.json")
+        with open(ro, "w") as f:
+            f.write("keep")
+        os.chmod(ro, 0o444)
+        rc, out, err = trace_run(d, "ro.json")
+        check(refused(rc, out, err, "the file is read-only"), f"read-only: exit {rc}: {err}")
+        os.symlink("ro.json", os.path.join(d, "ro-link"))
+        rc, out, err = trace_run(d, "ro-link")
+        check(refused(rc, out, err, "the file is read-only"), f"link to read-only: {err}")
+        with open(ro) as f:
+            check(f.read() == "keep", "the read-only file was replaced")
+        rc, out, err = trace_run(d, ".")
+        check(refused(rc, out, err, "a directory"), f"directory: exit {rc}: {err}")
+        rc, out, err = trace_run(d, "missing/t.json")
+        check(refused(rc, out, err, "No such file or directory"), f"no parent: {err}")
+        check(sorted(os.listdir(d)) == ["ro-link", "ro.json"], os.listdir(d))
+        if os.geteuid() == 0:
+            # Someone else's file (0644, root's): a user that may not write
+            # it may not replace it either, though the directory is theirs.
+            os.chmod(d, 0o777)
+            theirs = os.path.join(d, "root.json")
+            with open(theirs, "w") as f:
+                f.write("keep")
+            os.chmod(theirs, 0o644)
+            rc, out, err = trace_run(d, "root.json", preexec_fn=as_nobody)
+            check(refused(rc, out, err, "the file is read-only"), f"as nobody: exit {rc}: {err}")
+            with open(theirs) as f:
+                check(f.read() == "keep", "another user's file was replaced")
+
+
+def as_nobody():
+    """preexec_fn: run as the unprivileged user nobody (when root)."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+
+# Cheap runs of every subcommand (and of the help), each writing to stdout.
+STDOUT_RUNS = [
+    ["concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1"],
+    ["concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1", "--format", "json"],
+    ["parallel", "--work", "1k", "--procs", "1"],
+    ["compare", "--runs", "1", "--sleepers", "2", "--sleep", "1ms", "--work", "1k", "--procs",
+     "1", "--format", "csv"],
+    ["bench", "yield", "--n", "100", "--procs", "1"],
+    ["--help"], ["--version"], ["help", "bench"],
+]
+
+
+def run_to(args, stdout, preexec_fn=None):
+    p = subprocess.run([DEMO, *args], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                       timeout=TIMEOUT, preexec_fn=preexec_fn)
+    return p.returncode, p.stderr
+
+
+@case
+def case_stdout_full_or_closed():
+    for args in STDOUT_RUNS:
+        what = f"demo {' '.join(args)}"
+        with open("/dev/full", "w") as full:
+            rc, err = run_to(args, full)
+        check(rc == 1 and err.splitlines()[-1:] ==
+              ["demo: error writing standard output: No space left on device"],
+              f"{what} > /dev/full: exit {rc}\n{err}")
+        rc, err = run_to(args, None, preexec_fn=lambda: os.close(1))
+        check(rc == 1 and err.splitlines()[-1:] ==
+              ["demo: error writing standard output: Bad file descriptor"],
+              f"{what} >&-: exit {rc}\n{err}")
+
+
+@case
+def case_stdout_closed_pipe_is_quiet():
+    for args in STDOUT_RUNS:
+        what = f"demo {' '.join(args)}"
+        if "--format" in args:
+            continue  # json and csv put their progress on stderr
+        for ignore in (False, True):
+            r, w = os.pipe()
+            os.close(r)  # the reader is gone before the first write
+
+            def pre(ignore=ignore):
+                signal.signal(signal.SIGPIPE, signal.SIG_IGN if ignore else signal.SIG_DFL)
+
+            try:
+                rc, err = run_to(args, w, preexec_fn=pre)
+            finally:
+                os.close(w)
+            expected = 141 if ignore else -signal.SIGPIPE
+            check(rc == expected and err == "",
+                  f"{what} | (closed), SIGPIPE {'ignored' if ignore else 'default'}: "
+                  f"exit {rc}, expected {expected}\n{err}")
+
+
+MISTAKES = [
+    (["concurrent", "--proc", "2"],
+     r'unknown option "--proc": did you mean --procs\? \(see demo concurrent --help\)'),
+    (["concurrent", "--formt=json"], r'unknown option "--formt": did you mean --format\?'),
+    (["--procs", "1", "concurrent"],
+     r'--procs is an option of demo concurrent: it goes after the subcommand '
+     r'\(demo concurrent --procs 1\)'),
+    (["--format", "json", "concurrent"], r'--format is an option of demo concurrent: it goes '
+                                         r'after the subcommand \(demo concurrent --format json'),
+    (["--procs", "1"], r'--procs is an option of the subcommands: it goes after the subcommand'),
+    (["--vers"], r'unknown option "--vers": did you mean --version\? \(see demo --help\)'),
+    (["concurrent", "--frob", "3"], r'unknown option "--frob" \(see demo concurrent --help\)$'),
+    (["--frob"], r'unknown option "--frob" \(see demo --help\)$'),
+    (["bench"], r'bench: expected a workload: yield, pingpong, spawn, skynet, sleepers, park, '
+                r'cpu or all'),
+    (["bench", "yield", "cpu"], r'unexpected argument "cpu"'),
+    (["help", "frobnicate"], r'help: unknown subcommand "frobnicate": expected one of '
+                             r'concurrent, parallel, compare, bench'),
+    (["concurrent", "--procs", "1", "--procs", "x"],
+     r'--procs: expected an integer 1\.\.1024, got "x"'),
+]
+
+
+@case
+def case_cli_mistakes_get_help():
+    for args, message in MISTAKES:
+        rc, out, err = run(*args)
+        what = f"demo {' '.join(args)}"
+        check(rc == 2 and out == "", f"{what}: exit {rc}, stdout {out!r}")
+        check(re.fullmatch(r"demo: .*\n", err) and re.search(message, err),
+              f"{what}: {err!r} does not match {message!r}")
+    # A repeated option: the last one wins.
+    doc, _ = run_json("concurrent", "--interval", "1ms", "--steps", "1", "--procs", "1",
+                      "--procs", "2", "--format", "table")
+    check(doc["procs"] == 2, f"--procs 1 --procs 2: procs {doc['procs']}")
+    # demo help [SUBCOMMAND] is --help.
+    check(run_ok("help")[0] == run_ok("--help")[0], "demo help is not demo --help")
+    for sub in ("concurrent", "parallel", "compare", "bench"):
+        check(run_ok("help", sub)[0] == run_ok(sub, "--help")[0], f"demo help {sub}")
+
+
+@case
+def case_help_fits_80_columns():
+    outputs = {"demo --help": run_ok("--help")[0], "demo help": run_ok("help")[0]}
+    for sub in ("concurrent", "parallel", "compare", "bench", "help"):
+        outputs[f"demo {sub} --help"] = run_ok(sub, "--help")[0]
+    for what, out in outputs.items():
+        wide = [line for line in out.splitlines() if len(line) > 80]
+        check(not wide, f"{what}: {len(wide)} lines wider than 80 columns:\n" + "\n".join(wide))
+
+
+@case
+def case_thread_limit_says_what_failed():
+    if os.environ.get("CORUN_E2E_SANITIZER"):
+        return  # the sanitizers' own threads need the limit too
+    import resource
+
+    def pre():
+        as_nobody()
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))  # ulimit -u 1
+
+    p = subprocess.run([DEMO, "concurrent", "--interval", "1ms", "--steps", "1", "--procs", "2"],
+                       capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=pre, cwd="/")
+    check(p.returncode == 1 and re.fullmatch(
+        r"demo: concurrent failed: .*Resource temporarily unavailable \(out of threads or "
+        r"processes: see ulimit -u\)\n", p.stderr), f"exit {p.returncode}: {p.stderr!r}")
+
+
+# ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
 
