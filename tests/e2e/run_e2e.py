@@ -1735,7 +1735,8 @@ def main(argv):
         try:
             CASES[name]()
             print(f"ok   {name} ({time.monotonic() - start:.1f} s)")
-        except (Failure, AssertionError, KeyError, ValueError, TypeError) as e:
+        except (Failure, AssertionError, KeyError, ValueError, TypeError,
+                subprocess.TimeoutExpired) as e:
             failed += 1
             print(f"FAIL {name}: {type(e).__name__}: {e}")
     return 1 if failed else 0
