@@ -316,11 +316,13 @@ std::string to_csv(const RunState& rs) {
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
+  // First: from here on, Ctrl-C stops the run and exits 130 (one that comes
+  // while the options are checked stops the run as it starts).
+  const InterruptScope sigint;
   const Settings s = check(opts);
   spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={}", s.procs,
                 s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter), s.seed);
   Session session(opts.common, global);
-  const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
   Console& console = session.console();
   console.extra(console.style().bold(header(s)));
 

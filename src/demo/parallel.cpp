@@ -373,11 +373,13 @@ std::string to_csv(const RunState& rs) {
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
+  // First: from here on, Ctrl-C stops the run and exits 130 (one that comes
+  // while the options are checked stops the run as it starts).
+  const InterruptScope sigint;
   const Settings s = check(opts);
   spdlog::debug("parallel: procs={} tasks={} work={} time_slice={}", s.procs, s.tasks, s.work,
                 describe_time_slice(s.time_slice));
   Session session(opts.common, global);
-  const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
   Console& console = session.console();
   const Style& style = console.style();
   console.extra(
