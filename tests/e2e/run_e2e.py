@@ -1046,12 +1046,12 @@ def check_verdict(line, base, top, could):
 
 @case
 def case_compare_conclusions_agree_with_the_numbers():
-    doc, _ = run_json("compare", "--procs", "1,2", "--runs", "3", "--sleepers", "300",
+    doc, _ = run_json("compare", "--procs", "1,2", "--runs", "2", "--sleepers", "100",
                       "--sleep", "20ms", "--work", "3M")
     rows = doc["rows"]
     by = {(r["workload"], r["procs"]): r for r in rows}
     sleep, cpu = doc["conclusions"][0], doc["conclusions"][1]
-    check(sleep.startswith("sleep-bound: 1 worker overlaps the waits: 300 x 20 ms of waiting"),
+    check(sleep.startswith("sleep-bound: 1 worker overlaps the waits: 100 x 20 ms of waiting"),
           sleep)
     could = min(2, doc["cpus"])
     check_verdict(sleep, by[("sleep-bound", 1)], by[("sleep-bound", 2)], could)
@@ -1062,7 +1062,7 @@ def case_compare_conclusions_agree_with_the_numbers():
             check(r["rss_kib_per_task"] is None, f"KiB/task of 2 CPU-bound tasks: {r}")
         else:
             check(r["rss_kib_per_task"] >= 0, r)
-    out, _ = run_ok("compare", "--procs", "1,2", "--runs", "1", "--sleepers", "50", "--sleep",
+    out, _ = run_ok("compare", "--procs", "1,2", "--runs", "1", "--sleepers", "20", "--sleep",
                     "0ms", "--work", "1M")
     check("overlaps" not in out, f"--sleep 0: no waits to overlap:\n{out}")
     check(re.search(r"^sleep-bound: --sleep 0: no waits to overlap", out, re.M), out)
