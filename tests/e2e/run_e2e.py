@@ -766,11 +766,16 @@ def case_sigint_parallel():
 
 @case
 def case_sigint_compare():
-    rc, out, err = interrupt_after(["compare", "--runs", "100", "--sleepers", "10", "--sleep",
-                                    "50ms", "--format", "csv"], ready=1, delay=0.5)
+    # Two header lines, then a line per finished row: the first row finished;
+    # the CPU-bound rows (1000G iterations) never do.
+    rc, out, err = interrupt_after(["compare", "--procs", "1,2", "--runs", "1", "--sleepers",
+                                    "10", "--sleep", "50ms", "--work", "1000G", "--format",
+                                    "csv"], ready=3)
     check(rc == 130, f"exit {rc}, expected 130\n{err}")
     rows = list(csv.DictReader(io.StringIO(out)))
     check(len(rows) >= 1 and rows[0]["workload"] == "sleep-bound", out)
+    check(all(r["workload"] == "sleep-bound" for r in rows), f"a cut-off CPU-bound run:\n{out}")
+    check("Interrupted (Ctrl-C)" in err, err)
 
 
 # ---------------------------------------------------------------------------
