@@ -831,13 +831,15 @@ std::string header(const Settings& s) {
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
+  // First: from here on, Ctrl-C stops the run and exits 130 (one that comes
+  // while the options are checked stops the run as it starts).
+  const InterruptScope sigint;
   const Settings s = check(opts);
   spdlog::debug(
       "compare: procs={} runs={} sleepers={} cpu_tasks={} work={} max_threads={} time_slice={}",
       fmt::join(s.procs, ","), s.runs, s.sleepers, s.cpu_tasks, s.work, s.max_threads,
       describe_time_slice(s.time_slice));
   Session session(opts.common, global);
-  const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
   Console& console = session.console();
   console.extra(console.style().bold(header(s)));
 

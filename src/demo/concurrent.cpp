@@ -8,7 +8,9 @@
 // "Letters" printing a, b, ..., each sleeping before it prints, joined with
 // a WaitGroup.
 // Sleeping parks a coroutine, not its worker, so on one worker the sleeps
-// overlap: the run takes S - 1 intervals, not N x (S - 1).
+// overlap: the run takes S - 1 intervals, not N x (S - 1). The overlap is
+// measured from the first task's start (slept / (wall - first start)), so
+// that the runtime's start-up, which is not waiting, does not hide it.
 //
 // A task is done (TaskTally) once it printed its last step; a run that
 // Ctrl-C stopped before that reports the steps that were printed and no
@@ -16,8 +18,10 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <set>
@@ -133,6 +137,10 @@ class RunState {
 
   // run_task() is task `i`'s body.
   void run_task(std::size_t i, TaskTally& tally) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      first_start_ = std::min(first_start_, clock_.elapsed_ns());
+    }
     TaskRecord& me = tasks_[i];
     std::mt19937_64 rng(s_.seed + i);
     std::uniform_int_distribution<std::int64_t> jitter(0, s_.jitter.count());
@@ -155,6 +163,9 @@ class RunState {
 
   std::int64_t elapsed_ns() const { return clock_.elapsed_ns(); }
   std::int64_t finished_ns() const { return finished_.get(); }
+  // first_start_ns() is when the first task began (after the run: read once
+  // the runtime has stopped).
+  std::int64_t first_start_ns() const { return first_start_ == kNever ? 0 : first_start_; }
   std::vector<TaskRecord>& tasks() { return tasks_; }
   const std::vector<TaskRecord>& tasks() const { return tasks_; }
   const std::vector<StepEvent>& events() const { return events_; }
@@ -194,6 +205,8 @@ class RunState {
   std::vector<TaskRecord> tasks_;
   std::mutex mu_;
   std::vector<StepEvent> events_;  // guarded by mu_ during the run
+  static constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+  std::int64_t first_start_ = kNever;  // guarded by mu_ during the run
 };
 
 // apart() is the time between two steps: "100 ms", or "100 to 150 ms" with
@@ -218,8 +231,9 @@ std::string header(const Settings& s) {
 
 struct Outcome {
   double wall_ms = 0;
+  double first_start_ms = 0;  // when the first task began
   double slept_ms = 0;
-  double overlap = 0;  // slept / wall: above 1 means waits overlapped
+  double overlap = 0;  // slept / (wall - first start): above 1 means waits overlapped
   int steps_done = 0;
   std::set<int> workers_used;
   bool completed = true;
@@ -230,6 +244,7 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, b
   Outcome o;
   o.completed = completed;
   o.wall_ms = static_cast<double>(wall_ns) / 1e6;
+  o.first_start_ms = static_cast<double>(rs.first_start_ns()) / 1e6;
   std::int64_t slept = 0;
   for (const TaskRecord& t : rs.tasks()) {
     slept += t.slept_ns;
@@ -237,13 +252,16 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, b
   }
   for (const StepEvent& e : rs.events()) o.workers_used.insert(e.worker);
   o.slept_ms = static_cast<double>(slept) / 1e6;
-  o.overlap = o.wall_ms > 0 ? o.slept_ms / o.wall_ms : 0;
+  const double tasks_ms = o.wall_ms - o.first_start_ms;
+  o.overlap = tasks_ms > 0 ? o.slept_ms / tasks_ms : 0;
 
   const std::string who = s.variant == Variant::kLetters ? "2 coroutines (numbers and letters)"
                                                          : plural(s.tasks, "task", "tasks");
-  const std::string slept_wall =
-      fmt::format("{} slept {:.0f} ms in total; wall time {:.0f} ms on {}", who, o.slept_ms,
-                  o.wall_ms, plural(s.procs, "worker", "workers"));
+  const std::string slept_wall = fmt::format(
+      "{} slept {:.0f} ms in total; wall time {:.0f} ms on {}{}", who, o.slept_ms, o.wall_ms,
+      plural(s.procs, "worker", "workers"),
+      o.first_start_ms >= 1 ? fmt::format(" ({:.0f} ms from the first task's start)", tasks_ms)
+                            : std::string());
   if (!completed) {
     o.summary = fmt::format(
         "Interrupted (Ctrl-C) after {:.0f} ms: {} of {} steps done; no overlap is computed from "
@@ -259,8 +277,8 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, b
                                            : ": no waits to overlap (--interval 0).");
   } else {
     o.summary = slept_wall +
-                ": the sleeps are too short next to the start-up cost to show an overlap (try a "
-                "longer --interval).";
+                ": the sleeps are too short next to timer and scheduling delays to show an "
+                "overlap (try a longer --interval).";
   }
   return o;
 }
@@ -300,7 +318,10 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
   }
   w.end_array().key("workers_used").begin_array(/*one_line=*/true);
   for (int worker : o.workers_used) w.value(worker);
-  w.end_array().field("wall_ms", o.wall_ms).field("slept_ms", o.slept_ms);
+  w.end_array()
+      .field("wall_ms", o.wall_ms)
+      .field("first_start_ms", o.first_start_ms)
+      .field("slept_ms", o.slept_ms);
   w.key("overlap");  // none from an unfinished run
   o.completed ? w.value(o.overlap) : w.null();
   w.field("interrupted", !o.completed).field("summary", o.summary).end_object();
@@ -311,10 +332,11 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
 // (a step), `task` (one per task) and one `summary` (the JSON document's
 // other fields, workers_used separated by spaces).
 std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
-  CsvRecords csv({"t_ms",         "worker",   "coroutine", "task",        "step",      "value",
-                  "steps_done",   "slept_ms", "command",   "version",     "variant",   "procs",
-                  "cpus",         "tasks",    "steps",     "interval_ms", "jitter_ms", "seed",
-                  "workers_used", "wall_ms",  "overlap",   "interrupted", "summary"});
+  CsvRecords csv({"t_ms",           "worker",     "coroutine",   "task",         "step",
+                  "value",          "steps_done", "slept_ms",    "command",      "version",
+                  "variant",        "procs",      "cpus",        "tasks",        "steps",
+                  "interval_ms",    "jitter_ms",  "seed",        "workers_used", "wall_ms",
+                  "first_start_ms", "overlap",    "interrupted", "summary"});
   auto ms = [](std::int64_t ns) { return csv_number(static_cast<double>(ns) / 1e6); };
   for (const StepEvent& e : rs.events()) {
     csv.add("event", {{"t_ms", ms(e.t_ns)},
@@ -345,6 +367,7 @@ std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
                       {"seed", std::to_string(s.seed)},
                       {"workers_used", workers},
                       {"wall_ms", csv_number(o.wall_ms)},
+                      {"first_start_ms", csv_number(o.first_start_ms)},
                       {"slept_ms", csv_number(o.slept_ms)},
                       {"overlap", csv_number(o.overlap)},
                       {"interrupted", o.completed ? "false" : "true"},
@@ -353,11 +376,13 @@ std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
+  // First: from here on, Ctrl-C stops the run and exits 130 (one that comes
+  // while the options are checked stops the run as it starts).
+  const InterruptScope sigint;
   const Settings s = check(opts);
   spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={}", s.procs,
                 s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter), s.seed);
   Session session(opts.common, global);
-  const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
   Console& console = session.console();
   console.extra(console.style().bold(header(s)));
 

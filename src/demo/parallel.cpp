@@ -367,12 +367,12 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
 // per task, in finishing order) and one `summary` (the JSON document's other
 // fields).
 std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
-  CsvRecords csv({"task",           "index",       "coroutine",   "start_worker",  "worker",
-                  "start_ms",       "finish_ms",   "cpu_ms",      "iterations",    "checksum",
-                  "completed",      "preemptions", "command",     "version",       "procs",
-                  "cpus",           "tasks",       "work",        "time_slice_ms", "wall_ms",
-                  "user_ms",        "sys_ms",      "task_cpu_ms", "cpu_method",    "turns",
-                  "mean_turn_ms",   "cores_used",  "speedup",     "speedup_method", "interrupted",
+  CsvRecords csv({"task",         "index",       "coroutine",   "start_worker",   "worker",
+                  "start_ms",     "finish_ms",   "cpu_ms",      "iterations",     "checksum",
+                  "completed",    "preemptions", "command",     "version",        "procs",
+                  "cpus",         "tasks",       "work",        "time_slice_ms",  "wall_ms",
+                  "user_ms",      "sys_ms",      "task_cpu_ms", "cpu_method",     "turns",
+                  "mean_turn_ms", "cores_used",  "speedup",     "speedup_method", "interrupted",
                   "summary"});
   auto ms = [](std::int64_t ns) { return csv_number(static_cast<double>(ns) / 1e6); };
   for (const TaskResult& r : rs.results()) {
@@ -415,11 +415,13 @@ std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
 }
 
 int run(const Options& opts, const GlobalOptions& global) {
+  // First: from here on, Ctrl-C stops the run and exits 130 (one that comes
+  // while the options are checked stops the run as it starts).
+  const InterruptScope sigint;
   const Settings s = check(opts);
   spdlog::debug("parallel: procs={} tasks={} work={} time_slice={}", s.procs, s.tasks, s.work,
                 describe_time_slice(s.time_slice));
   Session session(opts.common, global);
-  const InterruptScope sigint;  // from here on, Ctrl-C stops the run and exits 130
   Console& console = session.console();
   const Style& style = console.style();
   console.extra(
