@@ -1283,7 +1283,7 @@ def case_default_output_fits_80_columns():
             _, err = run_ok(*args, *extra, "--format", "csv", env=env)
             check(not too_wide(err, 80), f"{command} --format csv: stderr over 80 columns:\n"
                   + "\n".join(too_wide(err, 80)))
-    for workload in ("cpu", "park", "yield"):
+    for workload in ("cpu", "yield"):
         out, _ = run_ok("bench", workload, "--procs", "1", "--n", "1000", env=env)
         check(not too_wide(out, 80), f"demo bench {workload}:\n{out}")
 
