@@ -626,6 +626,8 @@ void Scheduler::shutdown() {
     all_done_cv_.wait_for(lk, std::chrono::milliseconds(2),
                           [&] { return live_.load(std::memory_order_acquire) == 0; });
   }
+  // A waker from outside may still be on its way out of ready_from_outside().
+  while (outside_wakers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   monitor_.reset();
   stopping_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) {
@@ -719,6 +721,10 @@ void Scheduler::runq_put_slow(Worker& w, Coroutine* g) noexcept {
 void Scheduler::ready(Coroutine* g) noexcept {
   Worker* w = this_worker();
   const bool on_worker = w != nullptr && &w->sched == this;
+  if (!on_worker) {
+    ready_from_outside(g);
+    return;
+  }
   if (on_worker && fast_ready_) {
     w->plain_section.store(true, std::memory_order_relaxed);
     asymmetric_fence::light();
@@ -744,6 +750,21 @@ void Scheduler::ready(Coroutine* g) noexcept {
     global_.push(g);
   }
   wakep();
+}
+
+// ready_from_outside() is ready() called by a plain thread or by a worker of
+// another runtime (a channel between runtimes, Runtime::wait()). Once g is
+// queued it may run and finish, and this runtime may be destroyed while the
+// waker is still waking a worker here: shutdown waits for such wakers to
+// leave (outside_wakers_), whose decrement is their last touch of it.
+void Scheduler::ready_from_outside(Coroutine* g) noexcept {
+  outside_wakers_.fetch_add(1, std::memory_order_acq_rel);
+  leave_parked(g);
+  if (trace_) trace_->record(-1, {.coroutine = g->id, .arg = 0, .kind = TraceKind::kUnblock});
+  g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+  global_.push(g);
+  wakep();
+  outside_wakers_.fetch_sub(1, std::memory_order_release);
 }
 
 // leave_parked() is ready()'s CAS path: kParked -> kRunnable, waiting while

@@ -198,6 +198,7 @@ class Scheduler {
   Coroutine* swap_runnext(Worker& w, Coroutine* g) noexcept;
   Coroutine* steal_runnext(Worker& victim, Coroutine* g) noexcept;
   void runq_put_slow(Worker& w, Coroutine* g) noexcept;
+  void ready_from_outside(Coroutine* g) noexcept;
   void leave_parked(Coroutine* g) noexcept;
   void wait_for_fast_wakers() noexcept;
   bool any_work_visible() const noexcept;
@@ -268,6 +269,7 @@ class Scheduler {
   std::atomic<std::uint32_t> monitor_asleep_{0};  // 1: in monitor_wait_while_idle()
 
   std::atomic<int> external_blocked_{0};
+  std::atomic<int> outside_wakers_{0};  // in ready_from_outside()
   std::mutex deadlock_mu_;
 
   // Registry of live coroutines: one shard per worker plus one for spawns
