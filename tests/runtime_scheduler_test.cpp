@@ -421,18 +421,4 @@ TEST_P(RuntimeScheduler, WaitIsNotFooledByAnEarlierZero) {
   }
 }
 
-TEST_P(RuntimeScheduler, WaitFromACoroutineThrows) {
-  corun::Runtime rt({.procs = procs()});
-  std::atomic<bool> threw{false};
-  rt.go([&] {
-    try {
-      rt.wait();
-    } catch (const std::logic_error&) {
-      threw = true;
-    }
-  });
-  rt.wait();
-  EXPECT_TRUE(threw.load());
-}
-
 }  // namespace

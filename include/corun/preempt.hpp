@@ -31,8 +31,10 @@
 namespace corun {
 
 namespace detail {
-// Set by the monitor for the coroutine running on this thread.
-extern thread_local std::atomic<bool> t_preempt_requested;
+// Set by the monitor for the coroutine running on this thread, and on every
+// worker by shutdown (its cancellation points read it too). constinit: a
+// use is one load, with no check for a dynamic initialiser.
+extern constinit thread_local std::atomic<bool> t_preempt_requested;
 void preempt_now();
 void enter_preemptible() noexcept;
 void leave_preemptible() noexcept;

@@ -40,8 +40,13 @@ class Runtime {
     return detail::spawn(sched_.get(), detail::Closure(std::forward<F>(body)));
   }
 
-  // wait() blocks the calling thread (or coroutine) until every coroutine has
-  // finished. A coroutine calling it waits for all others.
+  // wait() returns once every coroutine has finished. A plain thread calling
+  // it blocks. A coroutine of this runtime calling it parks (its worker runs
+  // other coroutines) until every other coroutine has finished, except those
+  // waiting in wait() too: they are released together, so several may wait
+  // at once. A coroutine of another runtime parks until this runtime has no
+  // coroutine left. A coroutine waiting here gets corun::Cancelled when its
+  // own runtime shuts down.
   void wait();
 
   int procs() const noexcept;

@@ -16,6 +16,7 @@
 
 #include "corun/channel.hpp"
 #include "corun/detail/chan_core.hpp"
+#include "corun/detail/deadline.hpp"
 
 namespace corun {
 
@@ -206,10 +207,11 @@ requires std::is_constructible_v<T, U&&> detail::SendCase<T, std::decay_t<F>> se
 
 // timeout(d[, fn]) is taken when no other case became ready within `d` of
 // the select's start (Go's `case <-time.After(d)`). A zero or negative `d`
-// is taken at once if no other case is ready.
+// is taken at once if no other case is ready; a huge one (beyond ~292
+// years, nanoseconds::max()) is never taken in practice.
 template <class Rep, class Period, class F = detail::NoHandler>
 detail::TimeoutCase<std::decay_t<F>> timeout(std::chrono::duration<Rep, Period> d, F&& fn = {}) {
-  return {std::chrono::duration_cast<std::chrono::nanoseconds>(d), std::forward<F>(fn)};
+  return {detail::saturating_ns(d), std::forward<F>(fn)};
 }
 
 // otherwise([fn]) is Go's `default:` case: taken when no other case is ready,

@@ -12,6 +12,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "cancel.hpp"
+
 namespace corun::detail {
 
 // ---------------------------------------------------------------------------
@@ -149,6 +151,7 @@ bool ChanCore::cancel_wait(Coroutine*, void* waiter) noexcept {
 }
 
 void ChanCore::send(void* src) {
+  cancellation_point();
   lock_.lock();
   if (closed_) {
     lock_.unlock();
@@ -176,6 +179,7 @@ void ChanCore::send(void* src) {
 }
 
 bool ChanCore::recv(void* dst) {
+  cancellation_point();
   lock_.lock();
   if (closed_) {
     if (!has_buffered_locked()) {
@@ -203,6 +207,7 @@ bool ChanCore::recv(void* dst) {
 }
 
 ChanStatus ChanCore::try_send(void* src) {
+  cancellation_point();
   lock_.lock();
   if (closed_) {
     lock_.unlock();
@@ -224,6 +229,7 @@ ChanStatus ChanCore::try_send(void* src) {
 }
 
 ChanStatus ChanCore::try_recv(void* dst) {
+  cancellation_point();
   lock_.lock();
   if (closed_) {
     if (!has_buffered_locked()) {

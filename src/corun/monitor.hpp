@@ -1,6 +1,7 @@
 // monitor.hpp: Monitor, the runtime's watchdog thread (Go's sysmon): it asks
-// coroutines that overstay their time slice to give up their worker, and
-// wakes a worker for work queued behind a coroutine that keeps its own.
+// coroutines that overstay their time slice to give up their worker, does
+// the same for a busy worker whose timers are overdue, and wakes a worker
+// for work queued behind a coroutine that keeps its own.
 #pragma once
 
 #include <atomic>
@@ -12,6 +13,7 @@
 namespace corun::detail {
 
 class Scheduler;
+class Worker;
 
 class Monitor {
  public:
@@ -29,6 +31,7 @@ class Monitor {
 
   void run();
   void check(std::int64_t now);
+  void ask_to_switch(Worker& w, bool signal) noexcept;
 
   Scheduler& sched_;
   const std::int64_t slice_ns_;

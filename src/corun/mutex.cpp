@@ -1,6 +1,7 @@
 // mutex.cpp: see corun/mutex.hpp.
 #include "corun/mutex.hpp"
 
+#include "cancel.hpp"
 #include "fatal.hpp"
 #include "timer_heap.hpp"
 
@@ -25,6 +26,7 @@ struct Mutex::Waiter {
 };
 
 void Mutex::lock() {
+  detail::cancellation_point();
   std::uint32_t expected = 0;
   if (state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) return;
   lock_slow();

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <thread>
 
+#include "cancel.hpp"
 #include "coroutine.hpp"
+#include "corun/detail/deadline.hpp"
 #include "corun/this_coroutine.hpp"
 #include "futex.hpp"
 #include "scheduler.hpp"
@@ -140,16 +142,14 @@ struct SleepWait {
   }
 };
 
-}  // namespace
-
-void sleep_until(std::chrono::steady_clock::time_point deadline) {
+// sleep_until_ns(): `when` is steady-clock nanoseconds (kForever: never).
+void sleep_until_ns(std::int64_t when) {
   Worker* w = detail::this_worker();
   if (w == nullptr || w->current == &w->g0) {
-    std::this_thread::sleep_until(deadline);
+    std::this_thread::sleep_until(
+        std::chrono::steady_clock::time_point(std::chrono::nanoseconds(when)));
     return;
   }
-  const std::int64_t when =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   if (when <= detail::now_ns()) return;
   SleepWait sw;
   sw.timer.when = when;
@@ -163,9 +163,18 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
   w->sched.park(*w, sw.lock, detail::WaitReason::kSleep, &SleepWait::cancel, &sw);
 }
 
+}  // namespace
+
+// Both are cancellation points even when they do not sleep.
+void sleep_until(std::chrono::steady_clock::time_point deadline) {
+  detail::cancellation_point();
+  sleep_until_ns(detail::saturating_ns(deadline.time_since_epoch()).count());
+}
+
 void sleep_for(std::chrono::nanoseconds duration) {
+  detail::cancellation_point();
   if (duration <= std::chrono::nanoseconds::zero()) return;
-  sleep_until(std::chrono::steady_clock::now() + duration);
+  sleep_until_ns(detail::deadline_after(detail::now_ns(), duration.count()));
 }
 
 std::uint64_t id() noexcept {

@@ -34,7 +34,7 @@
 namespace corun {
 namespace detail {
 
-thread_local std::atomic<bool> t_preempt_requested{false};
+constinit thread_local std::atomic<bool> t_preempt_requested{false};
 
 namespace {
 
@@ -133,24 +133,58 @@ void Monitor::run() {
   }
 }
 
+// check(): a worker that has run one coroutine since the last look is asked
+// to switch when that coroutine's time slice is over, and also as soon as
+// one of the worker's timers is overdue. A busy worker runs its timers only
+// when it switches (and then only every few switches, see run_post), so
+// beside CPU-bound coroutines that switch once per time slice its sleepers
+// woke many slices late; a preempted worker runs its due timers before it
+// picks the next coroutine (Scheduler::give_up), so they are late by about
+// one monitor period instead. Go's sysmon does the same job by starting an
+// idle P for overdue timers, and its preemption ends the slice of a P that
+// has none idle.
 void Monitor::check(std::int64_t now) {
   const auto& workers = sched_.workers();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     Worker& w = *workers[i];
     Seen& seen = seen_[i];
     const std::uint64_t switches = w.switches.load(std::memory_order_relaxed);
-    if (switches != seen.switches || !w.running.load(std::memory_order_relaxed)) {
+    const bool running = w.running.load(std::memory_order_relaxed);
+    // (earliest() may be a removed timer's: the worker drops it when it
+    // runs its timers, so that costs one early switch at most.)
+    const bool timer_due = running && w.timers.earliest() <= now;
+    if (switches != seen.switches || !running) {
       seen = {switches, now};
+      // Switched since the last look: the flag alone, no signal (the worker
+      // may be inside the scheduler); it then runs its timers at the next
+      // preempt_point(), or at its next switch.
+      if (timer_due) ask_to_switch(w, /*signal=*/false);
       continue;
     }
     // One coroutine has held this worker for a whole period: what waits in
     // its queues needs another worker (a wake-up lost to I3's race).
     if (workers.size() > 1) sched_.wake_for_stranded_work(w);
-    if (slice_ns_ == 0 || now - seen.since_ns < slice_ns_ || w.preempt_flag == nullptr) continue;
-    // One coroutine has held this worker for a whole time slice.
-    w.preempt_flag->store(true, std::memory_order_relaxed);
-    if (g_async_preemption.load(std::memory_order_relaxed)) pthread_kill(w.os_thread, SIGURG);
-    seen.since_ns = now;  // ask again after another slice
+    const bool slice_over = slice_ns_ > 0 && now - seen.since_ns >= slice_ns_;
+    if (!slice_over && !timer_due) continue;
+    ask_to_switch(w, /*signal=*/true);
+    if (slice_over) seen.since_ns = now;  // ask again after another slice
+  }
+}
+
+// ask_to_switch() sets the worker thread's preempt flag, which
+// preempt_point() reads, and with `signal` sends SIGURG, which interrupts a
+// coroutine in a PreemptibleRegion. With preemption off (no time slice) it
+// wakes an idle worker instead, which takes the busy worker's expired timers
+// as it looks for work (Scheduler::steal_work).
+void Monitor::ask_to_switch(Worker& w, bool signal) noexcept {
+  if (slice_ns_ == 0) {
+    sched_.wake_for_timers();
+    return;
+  }
+  if (w.preempt_flag == nullptr) return;
+  w.preempt_flag->store(true, std::memory_order_relaxed);
+  if (signal && g_async_preemption.load(std::memory_order_relaxed)) {
+    pthread_kill(w.os_thread, SIGURG);
   }
 }
 

@@ -62,6 +62,27 @@
 // the monitor (preemption) sleeps while every worker is idle: an idle
 // runtime uses no CPU.
 //
+// # Timers
+// A sleeping coroutine's timer goes on the heap of the worker it slept on
+// (timer_heap.hpp). Expired timers are run
+//   - by their owner: every 8th switch (run_post; a clock read, ~20 ns,
+//     on every switch would slow each one), when it runs out of local work, and
+//     whenever its coroutine is preempted, before it picks the next one
+//     (give_up), so that what they wake runs next;
+//   - by idle workers: a parked worker sleeps at most until the earliest
+//     timer of any worker, and a spinning one takes a busy worker's expired
+//     timers (steal_work);
+//   - on the monitor's request: a worker that runs one coroutine while one
+//     of its timers is overdue is asked to switch, as at the end of a time
+//     slice (with preemption off, an idle worker is woken to take them).
+// So a due timer fires within about one monitor period (half a time slice)
+// of its deadline whatever runs beside it, as long as the coroutines there
+// can be preempted (preempt_point() or a preemptible region). Without the
+// last two, two CPU-bound coroutines at procs 1, switching once per time
+// slice, held a sleeper 9 slices late. Deadlines saturate
+// (detail/deadline.hpp): a huge duration is a deadline never reached, not
+// one in the past.
+//
 // # Shared counters
 // Spawning and exiting touch no cache line that other workers write: ids
 // come from per-worker batches, the live count is kept as per-worker credit
@@ -93,8 +114,15 @@
 // destroying thread cancels those parked already; a coroutine that parks
 // later is cancelled by its own worker right after it switches away (the
 // sweep alone could not catch coroutines that keep waking each other).
-// Coroutines never started are dropped. Workers stop when no coroutine is
-// left.
+// A coroutine that never parks is cancelled at its next cancellation point:
+// every corun call that waits or polls (cancel.hpp), which reads the preempt
+// flag that each sweep sets on every worker. Coroutines never started are
+// dropped. Workers stop when no coroutine is left.
+//
+// # Runtime::wait() from a coroutine
+// A coroutine of this runtime waits for all the others: while it waits it is
+// counted apart in live_ (see wait_all), so that the count of the others
+// reaching zero releases it, and with it every other coroutine waiting so.
 #include "scheduler.hpp"
 
 #include <pthread.h>
@@ -111,6 +139,7 @@
 #include <typeinfo>
 
 #include "asymmetric_fence.hpp"
+#include "cancel.hpp"
 #include "corun/errors.hpp"
 #include "corun/preempt.hpp"
 #include "fatal.hpp"
@@ -413,37 +442,110 @@ void Scheduler::flush_live_credit(Worker& w) noexcept {
 }
 
 std::size_t Scheduler::live() const noexcept {
-  std::int64_t n = live_.load(std::memory_order_acquire);
+  const std::int64_t v = live_.load(std::memory_order_acquire);
+  std::int64_t n = (v & kLiveMask) + (v >> kWaitingShift);
   for (const auto& w : workers_) n -= w->live_credit.load(std::memory_order_relaxed);
   return static_cast<std::size_t>(std::max<std::int64_t>(n, 0));
 }
 
+// live_sub(): when the count without the waiting coroutines reaches zero,
+// every coroutine has finished, or all those left wait in wait_all().
 void Scheduler::live_sub(std::int64_t n) noexcept {
-  if (live_.fetch_sub(n, std::memory_order_acq_rel) == n) {
-    all_done_lock_.lock();
-    std::vector<Coroutine*> waiters;
-    // Re-checked under the lock: a spawn and a wait_all() may have come in
-    // since the count hit zero; that waiter is for the new coroutines.
-    if (live_.load(std::memory_order_acquire) == 0) waiters.swap(all_done_waiters_);
-    all_done_lock_.unlock();
-    for (Coroutine* waiter : waiters) unpark(waiter);
+  const std::int64_t left = live_.fetch_sub(n, std::memory_order_acq_rel) - n;
+  if ((left & kLiveMask) != 0) return;
+  all_done_lock_.lock();
+  std::vector<Coroutine*> waiters = take_released_waiters_locked();
+  all_done_lock_.unlock();
+  for (Coroutine* waiter : waiters) unpark(waiter);
+  if (left == 0) {
     std::lock_guard<std::mutex> lk(all_done_mu_);
     all_done_cv_.notify_all();
   }
 }
 
-void Scheduler::wait_all() {
-  if (this_worker() != nullptr) {
-    throw std::logic_error("corun: Runtime::wait() called from a coroutine would wait for itself");
+// take_released_waiters_locked() (with all_done_lock_ held) returns the
+// waiters whose wait is over. Re-checked under the lock: a spawn and a
+// wait_all() may have come in since the count hit zero; that waiter is for
+// the new coroutines. When only waiting coroutines are left, they are
+// counted live again (in the same atomic step that uncounts them as
+// waiting, so live_ never reads zero meanwhile) and released; the plain
+// threads and other runtimes' coroutines wait on until they finish too.
+std::vector<Coroutine*> Scheduler::take_released_waiters_locked() noexcept {
+  std::vector<Coroutine*> released;
+  const std::int64_t v = live_.load(std::memory_order_acquire);
+  if ((v & kLiveMask) != 0) return released;
+  if (v != 0) {
+    const auto k = static_cast<std::int64_t>(own_waiters_.size());  // == v >> kWaitingShift
+    live_.fetch_add(k - (k << kWaitingShift), std::memory_order_acq_rel);
+    released.swap(own_waiters_);
+  } else {
+    released.swap(all_done_waiters_);
   }
-  attach_thread(this);
+  return released;
+}
+
+// wait_all(): a plain thread, or a coroutine of another runtime, waits
+// until live_ is zero. A coroutine of this runtime waits for the others: it
+// moves its own unit of live_ to the waiting count (kWaitingShift) while it
+// waits, so the count without waiters reaches zero once every coroutine
+// that is not waiting has finished. All of that happens under
+// all_done_lock_, so the waiting count is always own_waiters_.size() there.
+void Scheduler::wait_all() {
+  Worker* w = this_worker();
+  Coroutine* g = w != nullptr && w->current != &w->g0 ? w->current : nullptr;
+  if (g == nullptr) {
+    attach_thread(this);
+  } else {
+    cancellation_point();  // of the caller's own runtime
+  }
   all_done_lock_.lock();
+  if (g != nullptr && &w->sched == this) {
+    own_waiters_.push_back(g);
+    const std::int64_t v =
+        live_.fetch_add((std::int64_t{1} << kWaitingShift) - 1, std::memory_order_acq_rel) +
+        (std::int64_t{1} << kWaitingShift) - 1;
+    if ((v & kLiveMask) == 0) {  // the others have finished already
+      std::vector<Coroutine*> released = take_released_waiters_locked();
+      all_done_lock_.unlock();
+      for (Coroutine* waiter : released) {
+        if (waiter != g) unpark(waiter);
+      }
+      return;
+    }
+    detail::park(all_done_lock_, WaitReason::kRuntimeWait, &Scheduler::cancel_wait_all, this);
+    // Released during shutdown (the others were cancelled first): the wait
+    // still ends in Cancelled, as when the sweep reaches this one first.
+    if (shutting_down() && std::uncaught_exceptions() == 0) throw Cancelled{};
+    return;
+  }
   if (live_.load(std::memory_order_acquire) == 0) {
     all_done_lock_.unlock();
     return;
   }
   all_done_waiters_.push_back(current_waiter());
-  detail::park(all_done_lock_, WaitReason::kRuntimeWait, nullptr, nullptr);
+  // (A plain thread's wait is not cancelled: the hook is for coroutines.)
+  detail::park(all_done_lock_, WaitReason::kRuntimeWait, &Scheduler::cancel_wait_all, this);
+}
+
+// cancel_wait_all(): the cancel hook of a coroutine in wait_all(), run when
+// its runtime (this one, or another) shuts down.
+bool Scheduler::cancel_wait_all(Coroutine* g, void* self) noexcept {
+  auto* s = static_cast<Scheduler*>(self);
+  s->all_done_lock_.lock();
+  bool found = false;
+  if (auto it = std::find(s->own_waiters_.begin(), s->own_waiters_.end(), g);
+      it != s->own_waiters_.end()) {
+    s->own_waiters_.erase(it);
+    // Counted live again: it unwinds and exits as any other.
+    s->live_.fetch_add(1 - (std::int64_t{1} << kWaitingShift), std::memory_order_acq_rel);
+    found = true;
+  } else if (auto jt = std::find(s->all_done_waiters_.begin(), s->all_done_waiters_.end(), g);
+             jt != s->all_done_waiters_.end()) {
+    s->all_done_waiters_.erase(jt);
+    found = true;
+  }
+  s->all_done_lock_.unlock();
+  return found;
 }
 
 void Scheduler::cancel_parked() noexcept {
@@ -467,6 +569,17 @@ void Scheduler::cancel_parked() noexcept {
     shard.lock.unlock();
     for (Coroutine* g : pinned) cancel_pinned(g);
     pinned.clear();
+  }
+}
+
+// request_cancellation() sets every worker thread's preempt flag, which the
+// running coroutine's next cancellation point (cancel.hpp) or preempt_point()
+// turns into Cancelled: a coroutine that never parks is cancelled there. A
+// switch clears the flag (it was for the coroutine switched away from), so
+// each sweep sets it again.
+void Scheduler::request_cancellation() noexcept {
+  for (auto& w : workers_) {
+    if (w->preempt_flag != nullptr) w->preempt_flag->store(true, std::memory_order_relaxed);
   }
 }
 
@@ -507,11 +620,14 @@ void Scheduler::shutdown() {
   wait_for_fast_wakers();  // before cancel_parked() pins anything
   // Sweep until every coroutine has finished: unwinding code may block again.
   while (live_.load(std::memory_order_acquire) > 0) {
+    request_cancellation();
     cancel_parked();
     std::unique_lock<std::mutex> lk(all_done_mu_);
     all_done_cv_.wait_for(lk, std::chrono::milliseconds(2),
                           [&] { return live_.load(std::memory_order_acquire) == 0; });
   }
+  // A waker from outside may still be on its way out of ready_from_outside().
+  while (outside_wakers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   monitor_.reset();
   stopping_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) {
@@ -605,6 +721,10 @@ void Scheduler::runq_put_slow(Worker& w, Coroutine* g) noexcept {
 void Scheduler::ready(Coroutine* g) noexcept {
   Worker* w = this_worker();
   const bool on_worker = w != nullptr && &w->sched == this;
+  if (!on_worker) {
+    ready_from_outside(g);
+    return;
+  }
   if (on_worker && fast_ready_) {
     w->plain_section.store(true, std::memory_order_relaxed);
     asymmetric_fence::light();
@@ -630,6 +750,21 @@ void Scheduler::ready(Coroutine* g) noexcept {
     global_.push(g);
   }
   wakep();
+}
+
+// ready_from_outside() is ready() called by a plain thread or by a worker of
+// another runtime (a channel between runtimes, Runtime::wait()). Once g is
+// queued it may run and finish, and this runtime may be destroyed while the
+// waker is still waking a worker here: shutdown waits for such wakers to
+// leave (outside_wakers_), whose decrement is their last touch of it.
+void Scheduler::ready_from_outside(Coroutine* g) noexcept {
+  outside_wakers_.fetch_add(1, std::memory_order_acq_rel);
+  leave_parked(g);
+  if (trace_) trace_->record(-1, {.coroutine = g->id, .arg = 0, .kind = TraceKind::kUnblock});
+  g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+  global_.push(g);
+  wakep();
+  outside_wakers_.fetch_sub(1, std::memory_order_release);
 }
 
 // leave_parked() is ready()'s CAS path: kParked -> kRunnable, waiting while
@@ -1080,6 +1215,13 @@ void Scheduler::chaos_delay(Worker& w) noexcept {
   if (spins % 16 == 0) std::this_thread::yield();  // and now and then lose the CPU
 }
 
+void cancellation_point_slow() {
+  Worker* w = this_worker();
+  if (w == nullptr || w->current == &w->g0 || !w->sched.shutting_down()) return;
+  if (std::uncaught_exceptions() > 0) return;
+  throw Cancelled{};
+}
+
 void Scheduler::yield(Worker& w) {
   if (w.current->preempt_depth > 0) fatal("yield() inside a corun::PreemptibleRegion");
   if (shutting_down()) throw Cancelled{};
@@ -1095,6 +1237,11 @@ void Scheduler::preempt(Worker& w, bool from_signal) {
 // runs the next one; with nothing else runnable it carries on.
 void Scheduler::give_up(Worker& w, PostSwitch::Kind why) {
   Coroutine* g = w.current;
+  // A preempted coroutine has held its worker for a time slice (or the
+  // monitor saw a timer of this worker overdue): run the due timers first,
+  // so that what they wake runs next (Go's schedule() runs its timers
+  // before it picks). The clock is read once per preemption, not per yield.
+  if (why == PostSwitch::kPreempt && !w.timers.empty()) run_timers(w, now_ns());
   Coroutine* next = pick_next(w);
   if (next == nullptr && !w.timers.empty() && run_timers(w, now_ns())) next = pick_next(w);
   if (next == nullptr) return;

@@ -150,6 +150,10 @@ class Scheduler {
   // other workers sleep and none spins, one is woken to take it: the backstop
   // of I3 (see the essay in scheduler.cpp).
   void wake_for_stranded_work(Worker& w) noexcept;
+  // wake_for_timers(): the monitor's call, with preemption off, for a busy
+  // worker whose timers are overdue: an idle worker woken to spin takes
+  // them (steal_work), having slept past them with an older deadline.
+  void wake_for_timers() noexcept { wakep(); }
 
   // The monitor sleeps while every worker is idle (Go parks sysmon the same
   // way), so that an idle runtime never wakes up: monitor_wait_while_idle()
@@ -194,6 +198,7 @@ class Scheduler {
   Coroutine* swap_runnext(Worker& w, Coroutine* g) noexcept;
   Coroutine* steal_runnext(Worker& victim, Coroutine* g) noexcept;
   void runq_put_slow(Worker& w, Coroutine* g) noexcept;
+  void ready_from_outside(Coroutine* g) noexcept;
   void leave_parked(Coroutine* g) noexcept;
   void wait_for_fast_wakers() noexcept;
   bool any_work_visible() const noexcept;
@@ -213,8 +218,11 @@ class Scheduler {
   void count_exit(Worker& w) noexcept;
   void flush_live_credit(Worker& w) noexcept;
   void live_sub(std::int64_t n) noexcept;
+  std::vector<Coroutine*> take_released_waiters_locked() noexcept;
+  static bool cancel_wait_all(Coroutine* g, void* self) noexcept;
   void register_live(Coroutine* g, std::uint32_t shard) noexcept;
   void unregister_live(Coroutine* g) noexcept;
+  void request_cancellation() noexcept;
   void cancel_parked() noexcept;
   static bool try_pin(Coroutine* g) noexcept;
   void cancel_pinned(Coroutine* g) noexcept;
@@ -231,8 +239,13 @@ class Scheduler {
   GlobalRunQueue global_;
 
   // Shared counters, each on its own cache line, away from the flags that
-  // every worker reads (shutting_down_, stopping_).
-  alignas(64) std::atomic<std::int64_t> live_{0};  // live coroutines + workers' credits
+  // every worker reads (shutting_down_, stopping_). live_ holds, in its low
+  // kWaitingShift bits, the live coroutines not waiting in wait_all() plus
+  // the workers' credits, and above them the coroutines of this runtime
+  // waiting in wait_all() (see wait_all()): zero when all have finished.
+  static constexpr int kWaitingShift = 40;
+  static constexpr std::int64_t kLiveMask = (std::int64_t{1} << kWaitingShift) - 1;
+  alignas(64) std::atomic<std::int64_t> live_{0};
   alignas(64) std::atomic<std::uint64_t> next_id_{1};
   alignas(64) std::atomic<bool> shutting_down_{false};
   std::atomic<bool> stopping_{false};
@@ -256,6 +269,7 @@ class Scheduler {
   std::atomic<std::uint32_t> monitor_asleep_{0};  // 1: in monitor_wait_while_idle()
 
   std::atomic<int> external_blocked_{0};
+  std::atomic<int> outside_wakers_{0};  // in ready_from_outside()
   std::mutex deadlock_mu_;
 
   // Registry of live coroutines: one shard per worker plus one for spawns
@@ -266,9 +280,12 @@ class Scheduler {
   };
   std::unique_ptr<LiveShard[]> shards_;
 
-  // wait_all() waiters.
+  // wait_all() waiters (guarded by all_done_lock_): plain threads and other
+  // runtimes' coroutines, woken when live_ is zero, and this runtime's
+  // coroutines, woken when only waiters are left.
   SpinLock all_done_lock_;
   std::vector<Coroutine*> all_done_waiters_;
+  std::vector<Coroutine*> own_waiters_;
   std::mutex all_done_mu_;
   std::condition_variable all_done_cv_;
 

@@ -23,7 +23,9 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cancel.hpp"
 #include "coroutine.hpp"
+#include "corun/detail/deadline.hpp"
 #include "futex.hpp"
 #include "scheduler.hpp"
 #include "timer_heap.hpp"
@@ -98,7 +100,7 @@ struct SelectTimer : Timer {
   }
 
   void arm(Coroutine* g, std::int64_t timeout_ns) {
-    when = now_ns() + timeout_ns;
+    when = deadline_after(now_ns(), timeout_ns);
     fire = &SelectTimer::on_fire;
     waiter = g;
     heap = &this_worker()->timers;
@@ -179,6 +181,7 @@ void park_thread_until(Coroutine* waiter, SelectWait& sel, std::int64_t deadline
 
 SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* scratch,
                          std::size_t n, bool has_default, std::int64_t timeout_ns) {
+  cancellation_point();
   std::uint16_t* pollorder = scratch;
   std::uint16_t* lockorder = scratch + n;
 
@@ -275,7 +278,7 @@ SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* 
   };
   try {
     if (timed && on_thread) {
-      park_thread_until(self, sel, now_ns() + timeout_ns);
+      park_thread_until(self, sel, deadline_after(now_ns(), timeout_ns));
     } else {
       if (timed) {
         timer.sel = &sel;

@@ -13,6 +13,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "cancel.hpp"
+
 namespace corun {
 
 namespace {
@@ -68,6 +70,7 @@ void WaitGroup::release_waiters() noexcept {
 }
 
 void WaitGroup::wait() {
+  detail::cancellation_point();
   std::uint64_t state = state_.load(std::memory_order_acquire);
   for (;;) {
     if (counter_of(state) == 0) return;
