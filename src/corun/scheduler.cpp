@@ -1051,12 +1051,8 @@ CORUN_NO_TSAN_FRAME void Scheduler::coroutine_entry(void* arg) {
     if (!s.shutting_down()) g->body();
   } catch (const Cancelled&) {
     // The runtime is shutting down; the stack has unwound.
-  } catch (const std::exception& e) {
-    fatal("panic: coroutine %llu: uncaught exception %s: %s",
-          static_cast<unsigned long long>(g->id), typeid(e).name(), e.what());
   } catch (...) {
-    fatal("panic: coroutine %llu: uncaught exception of unknown type",
-          static_cast<unsigned long long>(g->id));
+    panic_uncaught(g->id);
   }
   g->body.reset();
   s.exit_current(*this_worker());
