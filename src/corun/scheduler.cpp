@@ -75,7 +75,12 @@
 // thread is then blocked in a corun wait, it waits forever: that is Go's
 // "all goroutines are asleep - deadlock!", reported with every coroutine's
 // wait reason. A plain thread not blocked in corun could still wake a
-// coroutine, so without a blocked thread nothing is reported.
+// coroutine, so without a blocked thread nothing is reported. What the
+// runtime cannot see is a thread (or another Runtime) that is not blocked
+// now and will wake a coroutine later: the report ends by naming the way
+// out for such programs, Config::detect_deadlock = false. corun::run()
+// refuses to run inside a coroutine (runtime.hpp) rather than nest a
+// runtime whose progress its parent's detector could not see.
 //
 // # Waking
 // ready() is half of every hand-off, so it avoids locked instructions: its
@@ -1203,6 +1208,11 @@ void Scheduler::report_deadlock() noexcept {
   }
   if (total > kMaxListed) report += "\n... and " + std::to_string(total - kMaxListed) + " more";
   report += "\n\nthread [blocked in a corun wait]: waits forever\n";
+  // The runtime sees only its own workers: name the way out for programs
+  // whose other threads, or another runtime, will still wake a coroutine.
+  report +=
+      "\n(no coroutine of this runtime can run again; if a thread outside it, or another "
+      "Runtime, will still wake one, set corun::Config::detect_deadlock = false)\n";
   fatal_raw(report.data(), report.size());
 }
 
