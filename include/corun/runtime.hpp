@@ -29,6 +29,11 @@ Scheduler* current_scheduler() noexcept;
 // again is waited for).
 class Runtime {
  public:
+  // Runtime() starts `procs` worker threads (and the monitor thread). It
+  // throws std::invalid_argument for a Config out of range, and
+  // std::system_error ("cannot start worker thread 3 of 4: Resource
+  // temporarily unavailable") when the system refuses a thread, once the
+  // threads it did start have stopped.
   explicit Runtime(Config config = {});
   ~Runtime();
   Runtime(const Runtime&) = delete;

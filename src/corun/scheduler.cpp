@@ -112,8 +112,8 @@
 #include <latch>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
-#include <typeinfo>
 
 #include "asymmetric_fence.hpp"
 #include "corun/errors.hpp"
@@ -237,19 +237,39 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
   std::latch started(config_.procs);
   for (auto& w : workers_) {
     Worker* wp = w.get();
-    wp->thread = std::thread([this, wp, &started] {
-      const std::string name = "corun-w" + std::to_string(wp->index);  // for ps, top, debuggers
-      pthread_setname_np(pthread_self(), name.c_str());
-      worker_init(*wp);
-      started.count_down();
-      worker_main(*wp);
-    });
+    try {
+      wp->thread = std::thread([this, wp, &started] {
+        const std::string name = "corun-w" + std::to_string(wp->index);  // for ps, top, debuggers
+        pthread_setname_np(pthread_self(), name.c_str());
+        worker_init(*wp);
+        started.count_down();
+        worker_main(*wp);
+      });
+    } catch (const std::system_error& e) {
+      // The threads started so far are joined (they count `started` down
+      // first) before the latch and the workers go.
+      stop_workers();
+      throw std::system_error(e.code(), "cannot start worker thread " +
+                                            std::to_string(wp->index + 1) + " of " +
+                                            std::to_string(config_.procs));
+    } catch (...) {  // std::bad_alloc
+      stop_workers();
+      throw;
+    }
   }
   started.wait();  // the workers' thread-local addresses are now published
   // The monitor preempts (with a time slice) and makes up lost wake-ups
   // (with more than one worker; see I3).
   if (config_.procs > 1 || config_.time_slice > std::chrono::nanoseconds::zero()) {
-    monitor_ = std::make_unique<Monitor>(*this, config_.time_slice);
+    try {
+      monitor_ = std::make_unique<Monitor>(*this, config_.time_slice);
+    } catch (const std::system_error& e) {
+      stop_workers();
+      throw std::system_error(e.code(), "cannot start the monitor thread");
+    } catch (...) {
+      stop_workers();
+      throw;
+    }
   }
 }
 
@@ -518,6 +538,13 @@ void Scheduler::shutdown() {
                           [&] { return live_.load(std::memory_order_acquire) == 0; });
   }
   monitor_.reset();
+  stop_workers();
+  if (attached_scheduler() == this) attach_thread(nullptr);
+}
+
+// stop_workers() ends the worker threads' loops and joins those that were
+// started (all of them, unless starting one failed).
+void Scheduler::stop_workers() noexcept {
   stopping_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) {
     w->wake_word.store(1, std::memory_order_release);
@@ -526,7 +553,6 @@ void Scheduler::shutdown() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
-  if (attached_scheduler() == this) attach_thread(nullptr);
 }
 
 // ---------------------------------------------------------------------------
