@@ -172,7 +172,52 @@ TEST(LimitsDeathTest, OutOfMemoryForStacksIsAClearFatalError) {
   EXPECT_EXIT(
       exhaust_stacks(), ::testing::ExitedWithCode(2),
       ::testing::AllOf(::testing::HasSubstr("fatal error: out of memory for coroutine stacks"),
+                       ::testing::HasSubstr("limited by RLIMIT_AS (ulimit -v) to"),
                        ::testing::HasSubstr("Config::stack_size")));
+}
+
+// park_under_address_space_limit() parks 1,000 coroutines on stacks of
+// 256 KiB under an address-space limit (RLIMIT_AS, `ulimit -v`) with room
+// for them and 128 MiB to spare (the pool leaves 64 MiB of it to the rest
+// of the program), but not for the slabs of stacks doubling up to them
+// (64, 128, 256, 512 stacks, then 1,024: the fifth slab alone would need
+// 260 MiB or more), then releases them all.
+[[noreturn]] void park_under_address_space_limit() {
+  constexpr int kCoroutines = 1000;
+  constexpr std::size_t kStackSize = 256 * 1024;
+  corun::Runtime rt({.procs = 2, .stack_size = kStackSize});
+  // Each stack's address space: the stack and at most 64 KiB of guard.
+  const rlim_t cap = vm_size() + kCoroutines * (kStackSize + 64 * 1024) + (rlim_t{128} << 20);
+  const rlimit limit{cap, cap};
+  if (setrlimit(RLIMIT_AS, &limit) != 0) {
+    std::perror("setrlimit");
+    std::_Exit(3);
+  }
+  corun::WaitGroup parked, release;
+  parked.add(kCoroutines);
+  release.add(1);
+  for (int i = 0; i < kCoroutines; ++i) {
+    rt.go([&] {
+      parked.done();
+      release.wait();
+    });
+  }
+  parked.wait();
+  release.done();
+  rt.wait();
+  std::fprintf(stderr, "%d coroutines parked and released\n", kCoroutines);
+  std::exit(0);
+}
+
+// A slab of stacks that does not fit under the limit is retried smaller:
+// the coroutines that fit all run (it used to be a fatal error after 960).
+TEST(LimitsDeathTest, ThousandCoroutinesUnderAnAddressSpaceLimit) {
+  if (kSanitized) {
+    GTEST_SKIP() << "ASan/TSan reserve terabytes of shadow memory: RLIMIT_AS cannot be lowered";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(park_under_address_space_limit(), ::testing::ExitedWithCode(0),
+              ::testing::HasSubstr("1000 coroutines parked and released"));
 }
 
 }  // namespace

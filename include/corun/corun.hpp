@@ -5,6 +5,7 @@
 #include "corun/config.hpp"
 #include "corun/errors.hpp"
 #include "corun/mutex.hpp"
+#include "corun/preempt.hpp"
 #include "corun/runtime.hpp"
 #include "corun/select.hpp"
 #include "corun/this_coroutine.hpp"

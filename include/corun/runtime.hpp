@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,11 @@ Scheduler* current_scheduler() noexcept;
 // again is waited for).
 class Runtime {
  public:
+  // Runtime() starts `procs` worker threads (and the monitor thread). It
+  // throws std::invalid_argument for a Config out of range, and
+  // std::system_error ("cannot start worker thread 3 of 4: Resource
+  // temporarily unavailable") when the system refuses a thread, once the
+  // threads it did start have stopped.
   explicit Runtime(Config config = {});
   ~Runtime();
   Runtime(const Runtime&) = delete;
@@ -76,7 +82,10 @@ std::uint64_t go(F&& body) {
 
 // run() is Go's program model: it starts a runtime, runs `main_body` as a
 // coroutine, returns when that coroutine returns, and then cancels every
-// coroutine still alive (as destroying a Runtime does).
+// coroutine still alive (as destroying a Runtime does). Called from inside a
+// coroutine it throws std::logic_error: runtimes do not nest (the outer
+// one's deadlock detection could not see the inner one's progress); start
+// the work with go() and wait for it with a WaitGroup.
 template <class F>
 void run(Config config, F&& main_body);
 
@@ -86,6 +95,11 @@ void run(Config config, F&& main_body);
 
 template <class F>
 void corun::run(Config config, F&& main_body) {
+  if (detail::current_scheduler() != nullptr) {
+    throw std::logic_error(
+        "corun::run() called from inside a coroutine: runtimes do not nest; start the work "
+        "with corun::go() and wait for it with a corun::WaitGroup");
+  }
   Runtime rt(config);
   WaitGroup main_done;
   main_done.add(1);

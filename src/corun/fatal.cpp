@@ -1,13 +1,16 @@
 // fatal.cpp: see fatal.hpp.
 #include "fatal.hpp"
 
+#include <cxxabi.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
+#include <typeinfo>
 
 #include "scheduler.hpp"
 
@@ -90,6 +93,27 @@ void fatal(const char* format, ...) {
 void fatal_raw(const char* text, unsigned long length) {
   write_all(text, length);
   die();
+}
+
+void panic_uncaught(unsigned long long id) noexcept {
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  const char* what = nullptr;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  // __cxa_demangle() allocates: with memory exhausted it fails (status -1)
+  // and the mangled name is printed instead.
+  int status = -1;
+  char* demangled =
+      type != nullptr ? abi::__cxa_demangle(type->name(), nullptr, nullptr, &status) : nullptr;
+  const char* name = status == 0 && demangled != nullptr ? demangled
+                     : type != nullptr                   ? type->name()
+                                                         : "of unknown type";
+  if (what != nullptr) fatal("panic: coroutine %llu: uncaught exception %s: %s", id, name, what);
+  fatal("panic: coroutine %llu: uncaught exception %s", id, name);
 }
 
 void install_overflow_handler() {

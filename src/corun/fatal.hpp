@@ -14,6 +14,13 @@ inline constexpr int kFatalExitCode = 2;
 // fatal_raw() prints `text` as it is and exits with kFatalExitCode.
 [[noreturn]] void fatal_raw(const char* text, unsigned long length);
 
+// panic_uncaught() reports the exception being handled, which escaped
+// coroutine `id` (Go's panic): "panic: coroutine 7: uncaught exception
+// std::runtime_error: boom", the type's name demangled where that works
+// (else as the compiler spells it), and what() for a std::exception.
+// Call it only from inside a catch block.
+[[noreturn]] void panic_uncaught(unsigned long long id) noexcept;
+
 // install_overflow_handler() makes a fault in a guard page report a stack
 // overflow naming the coroutine; the calling worker thread gets an
 // alternate signal stack. Idempotent per thread.

@@ -96,7 +96,12 @@
 // thread is then blocked in a corun wait, it waits forever: that is Go's
 // "all goroutines are asleep - deadlock!", reported with every coroutine's
 // wait reason. A plain thread not blocked in corun could still wake a
-// coroutine, so without a blocked thread nothing is reported.
+// coroutine, so without a blocked thread nothing is reported. What the
+// runtime cannot see is a thread (or another Runtime) that is not blocked
+// now and will wake a coroutine later: the report ends by naming the way
+// out for such programs, Config::detect_deadlock = false. corun::run()
+// refuses to run inside a coroutine (runtime.hpp) rather than nest a
+// runtime whose progress its parent's detector could not see.
 //
 // # Waking
 // ready() is half of every hand-off, so it avoids locked instructions: its
@@ -135,8 +140,8 @@
 #include <latch>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
-#include <typeinfo>
 
 #include "asymmetric_fence.hpp"
 #include "cancel.hpp"
@@ -261,19 +266,39 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
   std::latch started(config_.procs);
   for (auto& w : workers_) {
     Worker* wp = w.get();
-    wp->thread = std::thread([this, wp, &started] {
-      const std::string name = "corun-w" + std::to_string(wp->index);  // for ps, top, debuggers
-      pthread_setname_np(pthread_self(), name.c_str());
-      worker_init(*wp);
-      started.count_down();
-      worker_main(*wp);
-    });
+    try {
+      wp->thread = std::thread([this, wp, &started] {
+        const std::string name = "corun-w" + std::to_string(wp->index);  // for ps, top, debuggers
+        pthread_setname_np(pthread_self(), name.c_str());
+        worker_init(*wp);
+        started.count_down();
+        worker_main(*wp);
+      });
+    } catch (const std::system_error& e) {
+      // The threads started so far are joined (they count `started` down
+      // first) before the latch and the workers go.
+      stop_workers();
+      throw std::system_error(e.code(), "cannot start worker thread " +
+                                            std::to_string(wp->index + 1) + " of " +
+                                            std::to_string(config_.procs));
+    } catch (...) {  // std::bad_alloc
+      stop_workers();
+      throw;
+    }
   }
   started.wait();  // the workers' thread-local addresses are now published
   // The monitor preempts (with a time slice) and makes up lost wake-ups
   // (with more than one worker; see I3).
   if (config_.procs > 1 || config_.time_slice > std::chrono::nanoseconds::zero()) {
-    monitor_ = std::make_unique<Monitor>(*this, config_.time_slice);
+    try {
+      monitor_ = std::make_unique<Monitor>(*this, config_.time_slice);
+    } catch (const std::system_error& e) {
+      stop_workers();
+      throw std::system_error(e.code(), "cannot start the monitor thread");
+    } catch (...) {
+      stop_workers();
+      throw;
+    }
   }
 }
 
@@ -629,6 +654,13 @@ void Scheduler::shutdown() {
   // A waker from outside may still be on its way out of ready_from_outside().
   while (outside_wakers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   monitor_.reset();
+  stop_workers();
+  if (attached_scheduler() == this) attach_thread(nullptr);
+}
+
+// stop_workers() ends the worker threads' loops and joins those that were
+// started (all of them, unless starting one failed).
+void Scheduler::stop_workers() noexcept {
   stopping_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) {
     w->wake_word.store(1, std::memory_order_release);
@@ -637,7 +669,6 @@ void Scheduler::shutdown() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
-  if (attached_scheduler() == this) attach_thread(nullptr);
 }
 
 // ---------------------------------------------------------------------------
@@ -1186,12 +1217,8 @@ CORUN_NO_TSAN_FRAME void Scheduler::coroutine_entry(void* arg) {
     if (!s.shutting_down()) g->body();
   } catch (const Cancelled&) {
     // The runtime is shutting down; the stack has unwound.
-  } catch (const std::exception& e) {
-    fatal("panic: coroutine %llu: uncaught exception %s: %s",
-          static_cast<unsigned long long>(g->id), typeid(e).name(), e.what());
   } catch (...) {
-    fatal("panic: coroutine %llu: uncaught exception of unknown type",
-          static_cast<unsigned long long>(g->id));
+    panic_uncaught(g->id);
   }
   g->body.reset();
   s.exit_current(*this_worker());
@@ -1354,6 +1381,11 @@ void Scheduler::report_deadlock() noexcept {
   }
   if (total > kMaxListed) report += "\n... and " + std::to_string(total - kMaxListed) + " more";
   report += "\n\nthread [blocked in a corun wait]: waits forever\n";
+  // The runtime sees only its own workers: name the way out for programs
+  // whose other threads, or another runtime, will still wake a coroutine.
+  report +=
+      "\n(no coroutine of this runtime can run again; if a thread outside it, or another "
+      "Runtime, will still wake one, set corun::Config::detect_deadlock = false)\n";
   fatal_raw(report.data(), report.size());
 }
 

@@ -230,6 +230,7 @@ class Scheduler {
   bool chaos_roll(Worker& w, std::uint32_t one_in) noexcept;
   void chaos_delay(Worker& w) noexcept;
   void trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept;
+  void stop_workers() noexcept;
   void check_deadlock() noexcept;
   [[noreturn]] void report_deadlock() noexcept;
 

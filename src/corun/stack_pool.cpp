@@ -2,6 +2,7 @@
 #include "stack_pool.hpp"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <span>
 
@@ -21,7 +23,8 @@ namespace corun::detail {
 namespace {
 
 // Slabs grow geometrically, from kFirstSlabStacks stacks to kMaxSlabBytes
-// (about 4,000 stacks of 256 KiB: a million stacks stay at ~250 mappings),
+// (about 3,300 stacks of 256 KiB and their guards: a million stacks stay at
+// ~300 mappings),
 // and each starts on a kSlabAlignment boundary. Both keep the page-table
 // writes that installing guards makes away from the page tables of stacks
 // in use: a slab's guards are installed in one burst, into page-table pages
@@ -50,20 +53,19 @@ using linux_advice::kPopulateWrite;
 // negligible.
 constexpr std::size_t kBatchMax = 64;
 
-// advise_pages() gives `advice` for every one of `pages` (each one page
-// long) with process_madvise() on this process, up to kBatchMax pages a
-// call; false when the kernel refused (before 6.15 it knows no
+// advise_pages() gives `advice` for every one of `pages` (each `length`
+// bytes long) with process_madvise() on this process, up to kBatchMax
+// ranges a call; false when the kernel refused (before 6.15 it knows no
 // kPidfdSelfProcess) or stopped short, and from then on
 // g_batch_advice_works says not to try again. Advice is idempotent: the
-// caller redoes the lot one page at a time.
-bool advise_pages(std::span<char* const> pages, int advice) noexcept {
-  const std::size_t page = StackPool::page_size();
+// caller redoes the lot one range at a time.
+bool advise_pages(std::span<char* const> pages, std::size_t length, int advice) noexcept {
   iovec iov[kBatchMax];
   for (std::size_t done = 0; done < pages.size();) {
     const std::size_t n = std::min(kBatchMax, pages.size() - done);
-    for (std::size_t i = 0; i < n; ++i) iov[i] = {pages[done + i], page};
+    for (std::size_t i = 0; i < n; ++i) iov[i] = {pages[done + i], length};
     const long rc = syscall(SYS_process_madvise, kPidfdSelfProcess, iov, n, advice, 0U);
-    if (rc != static_cast<long>(n * page)) {
+    if (rc != static_cast<long>(n * length)) {
       g_batch_advice_works.store(false, std::memory_order_relaxed);
       return false;
     }
@@ -77,7 +79,8 @@ bool advise_pages(std::span<char* const> pages, int advice) noexcept {
 // call a page; before Linux 5.14 (EINVAL) not at all: the fault does it.
 void commit_pages(std::span<char* const> pages) noexcept {
   if (!g_populate_works.load(std::memory_order_relaxed)) return;
-  if (g_batch_advice_works.load(std::memory_order_relaxed) && advise_pages(pages, kPopulateWrite)) {
+  if (g_batch_advice_works.load(std::memory_order_relaxed) &&
+      advise_pages(pages, StackPool::page_size(), kPopulateWrite)) {
     return;
   }
   for (char* p : pages) {
@@ -95,18 +98,25 @@ std::size_t StackPool::page_size() noexcept {
   return page;
 }
 
-void* Stack::guard_begin() const noexcept { return base - StackPool::page_size(); }
+std::size_t StackPool::guard_size() noexcept {
+  // kGuardBytes: the largest frame that code built without stack-clash
+  // protection may allocate and still be caught (see stack_pool.hpp).
+  constexpr std::size_t kGuardBytes = 64 * 1024;
+  return std::max(kGuardBytes, page_size());
+}
+
+void* Stack::guard_begin() const noexcept { return base - StackPool::guard_size(); }
 
 bool Stack::in_guard(const void* addr) const noexcept {
   auto a = reinterpret_cast<std::uintptr_t>(addr);
   auto b = reinterpret_cast<std::uintptr_t>(base);
-  // The guard page, and for canary-only stacks the first page of the stack.
-  return a >= b - StackPool::page_size() && a < b + (guarded ? 0 : StackPool::page_size());
+  // The guard, and for canary-only stacks the first page of the stack.
+  return a >= b - StackPool::guard_size() && a < b + (guarded ? 0 : StackPool::page_size());
 }
 
 StackPool::StackPool(std::size_t stack_size)
     : stack_size_((stack_size + page_size() - 1) / page_size() * page_size()),
-      next_slab_stacks_(std::clamp<std::size_t>(kMaxSlabBytes / (stack_size_ + page_size()), 1,
+      next_slab_stacks_(std::clamp<std::size_t>(kMaxSlabBytes / (stack_size_ + guard_size()), 1,
                                                 kFirstSlabStacks)) {}
 
 StackPool::~StackPool() {
@@ -135,28 +145,73 @@ void* reserve_slab(std::size_t len) noexcept {
   return aligned;
 }
 
+// address_space_limit() names the limit on this process's address space
+// that a failed reservation may have hit, or says there is none; for the
+// out-of-memory report.
+void address_space_limit(char* out, std::size_t size) noexcept {
+  rlimit as{};
+  rlimit data{};
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    std::snprintf(out, size, "the address space is limited by RLIMIT_AS (ulimit -v) to %llu MiB",
+                  static_cast<unsigned long long>(as.rlim_cur >> 20));
+  } else if (getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY) {
+    std::snprintf(out, size, "private memory is limited by RLIMIT_DATA (ulimit -d) to %llu MiB",
+                  static_cast<unsigned long long>(data.rlim_cur >> 20));
+  } else {
+    std::snprintf(out, size, "no RLIMIT_AS or RLIMIT_DATA is set");
+  }
+}
+
+// reserve_slab_leaving() is reserve_slab(len), provided `spare` more bytes
+// of address space would still be free after it.
+void* reserve_slab_leaving(std::size_t len, std::size_t spare) noexcept {
+  auto* mem = static_cast<char*>(reserve_slab(len + spare));
+  if (mem != nullptr) munmap(mem + len, spare);
+  return mem;
+}
+
 }  // namespace
 
+// add_slab_locked() reserves the next slab, twice the size of the last one
+// (up to kMaxSlabBytes), where kSpareAddressSpace more would still fit: that
+// much is left to the rest of the program (malloc, threads), which would
+// otherwise fail at some random allocation once stacks had taken all of a
+// limited address space. When the address space cannot take the slab (a
+// limit such as `ulimit -v`, or a full address space), it takes half, and
+// so on down to one stack, and stops growing. Only when not even one more
+// stack fits does the program end, with a report that names the limit.
 void StackPool::add_slab_locked() {
-  const std::size_t page = page_size();
-  const std::size_t stride = stack_size_ + page;
-  const std::size_t count = next_slab_stacks_;
-  const std::size_t len = stride * count;
-  void* mem = reserve_slab(len);
-  if (mem == nullptr) {
-    fatal(
-        "out of memory for coroutine stacks: mmap of %zu MiB failed (%s); %zu stacks of "
-        "%zu KiB exist; use a smaller Config::stack_size or fewer coroutines",
-        len >> 20, std::strerror(errno), stacks_made_, stack_size_ >> 10);
+  constexpr std::size_t kSpareAddressSpace = std::size_t{64} << 20;
+  const std::size_t guard = guard_size();
+  const std::size_t stride = stack_size_ + guard;
+  std::size_t count = next_slab_stacks_;
+  void* mem = reserve_slab_leaving(stride * count, kSpareAddressSpace);
+  const bool shrunk = mem == nullptr;
+  while (mem == nullptr && count > 1) {
+    count /= 2;
+    mem = reserve_slab_leaving(stride * count, kSpareAddressSpace);
   }
+  if (mem == nullptr) {
+    const int err = errno;
+    char limit[128];
+    address_space_limit(limit, sizeof limit);
+    fatal(
+        "out of memory for coroutine stacks: mmap of %zu KiB for one more stack (leaving %zu "
+        "MiB to the rest of the program) failed (%s); %zu stacks of %zu KiB exist, and %s; "
+        "raise the limit, use a smaller Config::stack_size or fewer coroutines",
+        stride >> 10, kSpareAddressSpace >> 20, std::strerror(err), stacks_made_, stack_size_ >> 10,
+        limit);
+  }
+  const std::size_t len = stride * count;
   slabs_.emplace_back(mem, len);
   stacks_made_ += count;
-  next_slab_stacks_ = std::max<std::size_t>(1, std::min(2 * count, kMaxSlabBytes / stride));
+  next_slab_stacks_ =
+      shrunk ? count : std::max<std::size_t>(1, std::min(2 * count, kMaxSlabBytes / stride));
   auto* slab = static_cast<char*>(mem);
   const std::size_t first = free_.size();
   free_.reserve(first + count);
   for (std::size_t i = count; i-- > 0;) {
-    free_.push_back(Stack{slab + i * stride + page, static_cast<std::uint32_t>(stack_size_)});
+    free_.push_back(Stack{slab + i * stride + guard, static_cast<std::uint32_t>(stack_size_)});
   }
   install_guards_locked(std::span<Stack>(free_).subspan(first));
 }
@@ -166,13 +221,12 @@ void StackPool::add_slab_locked() {
 // MADV_GUARD_INSTALL that way (a system call costs ~1 us on a virtual
 // machine, more than the guard itself), else one by one.
 void StackPool::install_guards_locked(std::span<Stack> stacks) {
-  const std::size_t page = page_size();
   if (g_madvise_guard_works.load(std::memory_order_relaxed) != 0 &&
       g_batch_advice_works.load(std::memory_order_relaxed)) {
     std::vector<char*> guards;
     guards.reserve(stacks.size());
-    for (const Stack& s : stacks) guards.push_back(s.base - page);
-    if (advise_pages(guards, kGuardInstall)) {
+    for (const Stack& s : stacks) guards.push_back(static_cast<char*>(s.guard_begin()));
+    if (advise_pages(guards, guard_size(), kGuardInstall)) {
       g_madvise_guard_works.store(1, std::memory_order_relaxed);
       for (Stack& s : stacks) s.guarded = true;
       return;
@@ -183,15 +237,15 @@ void StackPool::install_guards_locked(std::span<Stack> stacks) {
 }
 
 void StackPool::install_guard_locked(Stack& s) {
-  const std::size_t page = page_size();
-  char* guard = s.base - page;
+  const std::size_t length = guard_size();
+  char* guard = static_cast<char*>(s.guard_begin());
   const int works = g_madvise_guard_works.load(std::memory_order_relaxed);
   if (works != 0) {
-    s.guarded = madvise(guard, page, kGuardInstall) == 0;
+    s.guarded = madvise(guard, length, kGuardInstall) == 0;
     if (works < 0) g_madvise_guard_works.store(s.guarded ? 1 : 0, std::memory_order_relaxed);
     if (s.guarded) return;
   }
-  if (mprotect_guards_ < kMaxMprotectGuards && mprotect(guard, page, PROT_NONE) == 0) {
+  if (mprotect_guards_ < kMaxMprotectGuards && mprotect(guard, length, PROT_NONE) == 0) {
     ++mprotect_guards_;
     s.guarded = true;
     return;

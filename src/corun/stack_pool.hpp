@@ -5,11 +5,17 @@
 // coroutine touches cost memory. A slab is one
 // memory mapping for many stacks, so a million stacks stay far below the
 // kernel's vm.max_map_count (65530 by default), which one mapping per stack
-// would hit at ~32k. Below each stack sits a guard page:
+// would hit at ~32k. Below each stack sits a guard of 64 KiB (a page where
+// pages are bigger):
 //   - MADV_GUARD_INSTALL (Linux >= 6.13) adds guards without new mappings;
 //   - otherwise mprotect(PROT_NONE), while the mapping budget allows;
 //   - beyond that, a canary word at the stack's lowest address, checked each
 //     time the coroutine is switched out.
+// Either guard costs no memory at any length, only address space. 64 KiB,
+// not one page: a frame bigger than the guard, in code built without
+// -fstack-clash-protection (which probes big frames page by page), can
+// jump over the guard into the stack below; with 64 KiB, any frame up to
+// 64 KiB lands in the guard.
 // An overflow is always reported (see fatal.hpp), never silent corruption.
 // Guards, and the commit of a stack's top page when it is handed out, are
 // given for many stacks in one process_madvise() call where the kernel
@@ -27,7 +33,7 @@
 namespace corun::detail {
 
 struct Stack {
-  char* base = nullptr;    // lowest usable address; the guard page lies below
+  char* base = nullptr;    // lowest usable address; the guard lies below
   std::uint32_t size = 0;  // bytes (at most Config::kMaxStackSize, 1 GiB)
   bool guarded = false;    // false: protected by the canary only
   bool used = false;       // handed out before (its top page is committed)
@@ -64,6 +70,8 @@ class StackPool {
 
   std::size_t stack_size() const noexcept { return stack_size_; }
   static std::size_t page_size() noexcept;
+  // guard_size(): the guard below each stack, 64 KiB or one page if larger.
+  static std::size_t guard_size() noexcept;
 
  private:
   void add_slab_locked();

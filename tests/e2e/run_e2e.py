@@ -20,6 +20,7 @@ import os
 import pty
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -1658,6 +1659,40 @@ def case_thread_limit_says_what_failed():
     check(p.returncode == 1 and re.fullmatch(
         r"demo: concurrent failed: .*Resource temporarily unavailable \(out of threads or "
         r"processes: see ulimit -u\)\n", p.stderr), f"exit {p.returncode}: {p.stderr!r}")
+
+
+# ---------------------------------------------------------------------------
+# Resource limits: threads the system refuses (ulimit -u, ulimit -v)
+
+
+def run_with_thread_stacks(size, *args):
+    """Runs demo with RLIMIT_STACK at `size`, which glibc makes the stack size
+    of every thread the program creates; None where the hard limit is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    if hard != resource.RLIM_INFINITY and hard < size:
+        return None
+    env = dict(os.environ)
+    env.pop("GOMAXPROCS", None)
+    p = subprocess.run([DEMO, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_STACK, (size, hard)))
+    return p.returncode, p.stdout, p.stderr
+
+
+@case
+def case_thread_refused_is_one_line():
+    # Thread stacks larger than the address space: no thread can start, as
+    # when `ulimit -u` is reached. One line naming the thread, exit 1.
+    for args in (("concurrent", "--procs", "4", "--interval", "1ms"),
+                 ("bench", "yield", "--procs", "2", "--n", "1000")):
+        result = run_with_thread_stacks(1 << 48, *args)
+        if result is None:
+            print("skipped: the hard RLIMIT_STACK is too low to test this")
+            return
+        rc, _, err = result
+        procs = args[args.index("--procs") + 1]
+        want = f"demo: cannot start worker thread 1 of {procs}: Resource temporarily unavailable\n"
+        check(rc == 1 and err == want,
+              f"demo {' '.join(args)} without threads: exit {rc}\nstderr:\n{err}")
 
 
 # ---------------------------------------------------------------------------
