@@ -81,7 +81,7 @@ std::string failure_line(const demo::Command& command, const std::exception& e) 
   std::string line =
       fmt::format("{} failed: {}", command.app->get_name(), demo::one_line(e.what()));
   if (sys->code() == std::errc::resource_unavailable_try_again) {
-    line += " (out of threads or processes: see ulimit -u)";
+    line += " (the system refused a thread: see ulimit -u and ulimit -v)";
   } else if (sys->code() == std::errc::not_enough_memory) {
     line += " (out of memory: see ulimit -v)";
   }

@@ -1657,8 +1657,8 @@ def case_thread_limit_says_what_failed():
     p = subprocess.run([DEMO, "concurrent", "--interval", "1ms", "--steps", "1", "--procs", "2"],
                        capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=pre, cwd="/")
     check(p.returncode == 1 and re.fullmatch(
-        r"demo: concurrent failed: .*Resource temporarily unavailable \(out of threads or "
-        r"processes: see ulimit -u\)\n", p.stderr), f"exit {p.returncode}: {p.stderr!r}")
+        r"demo: concurrent failed: cannot start worker thread 1 of 2: Resource temporarily "
+        r"unavailable \(the system refused a thread: see ulimit -u and ulimit -v\)\n", p.stderr), f"exit {p.returncode}: {p.stderr!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -1690,7 +1690,9 @@ def case_thread_refused_is_one_line():
             return
         rc, _, err = result
         procs = args[args.index("--procs") + 1]
-        want = f"demo: cannot start worker thread 1 of {procs}: Resource temporarily unavailable\n"
+        want = (f"demo: {args[0]} failed: cannot start worker thread 1 of {procs}: Resource "
+                "temporarily unavailable (the system refused a thread: see ulimit -u and "
+                "ulimit -v)\n")
         check(rc == 1 and err == want,
               f"demo {' '.join(args)} without threads: exit {rc}\nstderr:\n{err}")
 
