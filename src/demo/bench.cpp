@@ -86,9 +86,9 @@ int run(const Options& o) {
 
   const bool op = o.wide || terminal_columns(stdout) >= kTableOpColumns;
   if (format == Format::kTable) {
-    write_stream(stdout, fmt::format("{:<9} {:>5} {:>12} {:>10} {:>9}  {}result\n", "workload",
-                                     "procs", "n", "wall ms", "ns/op",
-                                     op ? fmt::format("{:<34} ", "op") : ""));
+    write_stream(
+        stdout, fmt::format("{:<9} {:>5} {:>12} {:>10} {:>9}  {}result\n", "workload", "procs", "n",
+                            "wall ms", "ns/op", op ? fmt::format("{:<34} ", "op") : ""));
   }
   for (const WorkloadSpec* spec : selected) {
     const WorkloadResult r = run_workload(spec->name, procs, n, tasks);
