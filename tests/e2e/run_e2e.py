@@ -1333,6 +1333,22 @@ def case_width_follows_the_terminal():
                        table_header(out).strip()), f"200 columns: not every column:\n{out}")
 
 
+def read_terminal(master):
+    """Reads a pseudo-terminal's master side until the child closes it;
+    closes it and returns what was read."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return data
+
+
 def run_with_stderr_on_terminal(*args, env=None):
     """Runs demo with stderr on a pseudo-terminal (80 columns) and stdout on a
     pipe; returns the exit code, stdout and what reached the terminal."""
@@ -1346,16 +1362,7 @@ def run_with_stderr_on_terminal(*args, env=None):
     out = []
     reader = threading.Thread(target=lambda: out.append(p.stdout.read()))
     reader.start()
-    data = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        data += chunk
-    os.close(master)
+    data = read_terminal(master)
     p.wait(timeout=TIMEOUT)
     reader.join(timeout=TIMEOUT)
     return p.returncode, out[0].decode(), data.decode()
@@ -1732,16 +1739,7 @@ def run_on_terminal(*args, env=None):
     master, slave = pty.openpty()
     p = subprocess.Popen([DEMO, *args], stdout=slave, stderr=subprocess.PIPE, env=full_env)
     os.close(slave)
-    data = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        data += chunk
-    os.close(master)
+    data = read_terminal(master)
     p.wait(timeout=TIMEOUT)
     check(p.returncode == 0, f"exit {p.returncode}")
     return data.decode()
