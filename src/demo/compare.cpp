@@ -53,6 +53,7 @@
 #include "corun/corun.hpp"
 #include "demo/command.hpp"
 #include "demo/cpu_work.hpp"
+#include "demo/done_on_exit.hpp"
 #include "demo/interrupt.hpp"
 #include "demo/measure.hpp"
 #include "demo/options.hpp"
@@ -229,12 +230,6 @@ class Meter {
   LatestTime finished_;
 };
 
-// Traced is a run's trace, kept for --timeline and --trace.
-struct Traced {
-  std::vector<corun::TraceEvent> events;
-  TaskLabels labels;
-};
-
 class Comparison {
  public:
   Comparison(const Settings& s, Session& session) : s_(s), session_(session) {}
@@ -314,10 +309,7 @@ class Comparison {
       meter.start();
       for (int i = 0; i < row.tasks; ++i) {
         const std::uint64_t id = rt.go([this, &row, &meter, &checksum, &wg, &tally, i] {
-          struct Done {
-            corun::WaitGroup& wg;
-            ~Done() { wg.done(); }
-          } done{wg};
+          const DoneOnExit done(wg);
           run_task(row.workload, i, meter, checksum, tally, [this] {
             corun::this_coroutine::sleep_for(s_.sleep);  // throws Cancelled when interrupted
           });

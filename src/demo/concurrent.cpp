@@ -30,6 +30,7 @@
 
 #include "corun/corun.hpp"
 #include "demo/command.hpp"
+#include "demo/done_on_exit.hpp"
 #include "demo/interrupt.hpp"
 #include "demo/measure.hpp"
 #include "demo/options.hpp"
@@ -399,10 +400,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     console.progress("demo concurrent", 0, std::int64_t{s.tasks} * s.steps, "steps");
     for (std::size_t i = 0; i < rs.tasks().size(); ++i) {
       rs.tasks()[i].coroutine = rt.go([&rs, &wg, &tally, i] {
-        struct Done {
-          corun::WaitGroup& wg;
-          ~Done() { wg.done(); }
-        } done{wg};
+        const DoneOnExit done(wg);
         rs.run_task(i, tally);
       });
     }

@@ -40,6 +40,7 @@
 #include "corun/corun.hpp"
 #include "demo/command.hpp"
 #include "demo/cpu_work.hpp"
+#include "demo/done_on_exit.hpp"
 #include "demo/interrupt.hpp"
 #include "demo/measure.hpp"
 #include "demo/options.hpp"
@@ -447,10 +448,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     console.progress("demo parallel", 0, s.tasks, "tasks finished");
     for (int i = 0; i < s.tasks; ++i) {
       rt.go([&rs, &wg, &tally, i] {
-        struct Done {
-          corun::WaitGroup& wg;
-          ~Done() { wg.done(); }
-        } done{wg};
+        const DoneOnExit done(wg);
         rs.run_task(static_cast<std::size_t>(i), tally);
       });
     }

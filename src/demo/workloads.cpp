@@ -7,12 +7,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <stdexcept>
 
 #include "corun/corun.hpp"
 #include "demo/cpu_work.hpp"
+#include "demo/measure.hpp"
 
 namespace demo {
 
@@ -20,19 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-long rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string key;
-  long value = 0;
-  while (f >> key) {
-    if (key == "VmRSS:") {
-      f >> value;
-      return value;
-    }
-  }
-  return 0;
-}
 
 void yield_workload(std::int64_t n) {
   corun::WaitGroup wg;
@@ -120,7 +107,7 @@ void sleepers_workload(std::int64_t n) {
 }
 
 double park_workload(std::int64_t n) {
-  const long before = rss_kib();
+  const std::int64_t before = rss_kib();
   corun::Channel<char> gate(0);
   corun::WaitGroup parked, done;
   parked.add(n);
