@@ -1447,6 +1447,13 @@ def trace_run(d, path, **kw):
     return p.returncode, p.stdout, p.stderr
 
 
+def write_file(path, text, mode):
+    """Writes `text` to a new file at `path` with permissions `mode`."""
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
 def is_trace(path):
     with open(path) as f:
         return "traceEvents" in json.load(f)
@@ -1456,9 +1463,7 @@ def is_trace(path):
 def case_trace_writes_through_symlinks():
     with tempfile.TemporaryDirectory() as d:
         real = os.path.join(d, "real.json")
-        with open(real, "w") as f:
-            f.write("old")
-        os.chmod(real, 0o640)
+        write_file(real, "old", 0o640)
         os.symlink("real.json", os.path.join(d, "link.json"))
         rc, _, err = trace_run(d, "link.json")
         check(rc == 0, f"exit {rc}: {err}")
@@ -1513,9 +1518,7 @@ def refused(rc, out, err, why):
 def case_trace_refuses_what_it_must_not_replace():
     with tempfile.TemporaryDirectory() as d:
         ro = os.path.join(d, "ro.json")
-        with open(ro, "w") as f:
-            f.write("keep")
-        os.chmod(ro, 0o444)
+        write_file(ro, "keep", 0o444)
         rc, out, err = trace_run(d, "ro.json")
         check(refused(rc, out, err, "the file is read-only"), f"read-only: exit {rc}: {err}")
         os.symlink("ro.json", os.path.join(d, "ro-link"))
@@ -1533,9 +1536,7 @@ def case_trace_refuses_what_it_must_not_replace():
             # it may not replace it either, though the directory is theirs.
             os.chmod(d, 0o777)
             theirs = os.path.join(d, "root.json")
-            with open(theirs, "w") as f:
-                f.write("keep")
-            os.chmod(theirs, 0o644)
+            write_file(theirs, "keep", 0o644)
             rc, out, err = trace_run(d, "root.json", preexec_fn=as_nobody)
             check(refused(rc, out, err, "the file is read-only"), f"as nobody: exit {rc}: {err}")
             with open(theirs) as f:
