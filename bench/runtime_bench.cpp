@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "context.hpp"
+#include "corun/arch/context.hpp"
 #include "corun/corun.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <thread>
 
-#include "corun/asymmetric_fence.hpp"
+#include "corun/os/asymmetric_fence.hpp"
 #include "corun/detail/spin_lock.hpp"
 #include "test_support.hpp"
 

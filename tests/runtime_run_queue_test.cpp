@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "corun/run_queue.hpp"
+#include "corun/sched/run_queue.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "corun/corun.hpp"
-#include "corun/scheduler.hpp"
+#include "corun/sched/scheduler.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "corun/config.hpp"
-#include "corun/linux_advice.hpp"
-#include "corun/stack_pool.hpp"
+#include "corun/memory/linux_advice.hpp"
+#include "corun/memory/stack_pool.hpp"
 #include "test_support.hpp"
 
 namespace {

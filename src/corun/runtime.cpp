@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "scheduler.hpp"
+#include "corun/sched/scheduler.hpp"
 
 namespace corun {
 

@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "demo/command.hpp"
-#include "demo/help_format.hpp"
-#include "demo/logging.hpp"
-#include "demo/stdout_status.hpp"
-#include "demo/text.hpp"
-#include "demo/usage.hpp"
+#include "demo/cli/help_format.hpp"
+#include "demo/cli/logging.hpp"
+#include "demo/cli/stdout_status.hpp"
+#include "demo/render/text.hpp"
+#include "demo/cli/usage.hpp"
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "corun/context.hpp"
+#include "corun/arch/context.hpp"
 #include "corun/corun.hpp"
 #include "corun/preempt.hpp"
 

@@ -19,7 +19,7 @@
 #include <cstring>
 #include <iterator>
 
-#include "corun/linux_advice.hpp"
+#include "corun/memory/linux_advice.hpp"
 
 namespace {
 

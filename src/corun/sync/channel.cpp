@@ -1,0 +1,297 @@
+// channel.cpp: ChanCore (see corun/detail/chan_core.hpp), Go's
+// runtime/chan.go in C++.
+//
+// Locking: every queue and the ring are guarded by the channel's SpinLock. A
+// blocking operation queues its waiter and parks with that lock held; park()
+// releases it only once the coroutine has fully switched out, so whoever
+// takes the lock and finds the waiter may wake it at once. A waker dequeues
+// the waiter, moves the value, releases the lock and only then unparks (a
+// waiter of a select: after the select's own lock, see SelectWait).
+#include "corun/channel.hpp"
+
+#include <limits>
+#include <stdexcept>
+
+#include "corun/sync/cancel.hpp"
+
+namespace corun::detail {
+
+// ---------------------------------------------------------------------------
+// WaitQueue
+
+void WaitQueue::enqueue(ChanWaiter* w) noexcept {
+  w->next = nullptr;
+  w->prev = last_;
+  if (last_ != nullptr) {
+    last_->next = w;
+  } else {
+    first_ = w;
+  }
+  last_ = w;
+  w->queued = true;
+}
+
+void WaitQueue::remove(ChanWaiter* w) noexcept {
+  if (!w->queued) return;
+  if (w->prev != nullptr) {
+    w->prev->next = w->next;
+  } else {
+    first_ = w->next;
+  }
+  if (w->next != nullptr) {
+    w->next->prev = w->prev;
+  } else {
+    last_ = w->prev;
+  }
+  w->next = w->prev = nullptr;
+  w->queued = false;
+}
+
+ChanWaiter* WaitQueue::dequeue() noexcept {
+  while (ChanWaiter* w = first_) {
+    remove(w);
+    if (w->sel != nullptr) {
+      // The select may have been completed through another of its cases (it
+      // then unlinks its other waiters itself, under their locks, but may not
+      // have got to this channel yet): claim it or skip this waiter.
+      if (!w->sel->try_claim()) continue;
+      w->sel->fired = w;
+    }
+    return w;
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// ChanCore
+
+namespace {
+
+unsigned char* allocate_ring(std::size_t capacity, std::size_t slot_size, std::size_t align) {
+  if (capacity == 0) return nullptr;
+  if (capacity > std::numeric_limits<std::size_t>::max() / 2 / slot_size) {
+    throw std::length_error("corun::Channel: capacity out of range");
+  }
+  return static_cast<unsigned char*>(::operator new (capacity* slot_size, std::align_val_t{align}));
+}
+
+}  // namespace
+
+ChanCore::ChanCore(std::size_t capacity, std::size_t slot_size, std::size_t slot_align,
+                   const ElemOps& ops)
+    : cap_(capacity),
+      slot_size_(slot_size),
+      slot_align_(slot_align),
+      ops_(ops),
+      ring_(allocate_ring(capacity, slot_size, slot_align)) {}
+
+ChanCore::~ChanCore() {
+  std::size_t n = count_.load(std::memory_order_relaxed);
+  for (std::size_t i = recvx_; n > 0; --n, i = (i + 1 == cap_ ? 0 : i + 1)) ops_.destroy(slot(i));
+  if (ring_ != nullptr) ::operator delete (ring_, std::align_val_t{slot_align_});
+}
+
+void ChanCore::throw_send_on_closed() {
+  throw std::logic_error("corun::Channel: send on closed channel");
+}
+
+void ChanCore::send_to_locked(ChanWaiter* receiver, void* src) noexcept {
+  ops_.emplace(receiver->elem, src);
+  receiver->success = true;
+}
+
+void ChanCore::recv_from_locked(ChanWaiter* sender, void* dst) noexcept {
+  if (cap_ == 0) {
+    ops_.emplace(dst, sender->elem);
+  } else {
+    // The buffer is full (a sender waits): take its head and put the
+    // sender's value in the slot it frees, which is the tail.
+    void* s = slot(recvx_);
+    ops_.emplace(dst, s);
+    ops_.destroy(s);
+    ops_.construct(s, sender->elem);
+    recvx_ = recvx_ + 1 == cap_ ? 0 : recvx_ + 1;
+    sendx_ = recvx_;
+  }
+  sender->success = true;
+}
+
+void ChanCore::buffer_put_locked(void* src) noexcept {
+  ops_.construct(slot(sendx_), src);
+  sendx_ = sendx_ + 1 == cap_ ? 0 : sendx_ + 1;
+  count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void ChanCore::buffer_take_locked(void* dst) noexcept {
+  void* s = slot(recvx_);
+  ops_.emplace(dst, s);
+  ops_.destroy(s);
+  recvx_ = recvx_ + 1 == cap_ ? 0 : recvx_ + 1;
+  count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+void ChanCore::wake(ChanWaiter* w) noexcept {
+  Coroutine* g = w->g;
+  if (SelectWait* sel = w->sel) {
+    // The select may still be on its way into park(): wait until it is out.
+    sel->lock.lock();
+    sel->lock.unlock();
+  }
+  unpark(g);  // `w` may be gone once g runs
+}
+
+bool ChanCore::cancel_wait(Coroutine*, void* waiter) noexcept {
+  auto* w = static_cast<ChanWaiter*>(waiter);
+  ChanCore* c = w->chan;
+  c->lock_.lock();
+  const bool queued = w->queued;
+  c->remove_locked(w);
+  c->lock_.unlock();
+  return queued;
+}
+
+void ChanCore::send(void* src) {
+  cancellation_point();
+  lock_.lock();
+  if (closed_) {
+    lock_.unlock();
+    throw_send_on_closed();
+  }
+  if (ChanWaiter* r = recvq_.dequeue()) {
+    send_to_locked(r, src);
+    lock_.unlock();
+    wake(r);
+    return;
+  }
+  if (can_buffer_locked()) {
+    buffer_put_locked(src);
+    lock_.unlock();
+    return;
+  }
+  ChanWaiter me;
+  me.g = current_waiter();
+  me.elem = src;
+  me.chan = this;
+  me.is_send = true;
+  sendq_.enqueue(&me);
+  park(lock_, WaitReason::kChanSend, &ChanCore::cancel_wait, &me);
+  if (!me.success) throw_send_on_closed();  // woken by close()
+}
+
+bool ChanCore::recv(void* dst) {
+  cancellation_point();
+  lock_.lock();
+  if (closed_) {
+    if (!has_buffered_locked()) {
+      lock_.unlock();
+      return false;
+    }
+  } else if (ChanWaiter* s = sendq_.dequeue()) {
+    recv_from_locked(s, dst);
+    lock_.unlock();
+    wake(s);
+    return true;
+  }
+  if (has_buffered_locked()) {
+    buffer_take_locked(dst);
+    lock_.unlock();
+    return true;
+  }
+  ChanWaiter me;
+  me.g = current_waiter();
+  me.elem = dst;
+  me.chan = this;
+  recvq_.enqueue(&me);
+  park(lock_, WaitReason::kChanReceive, &ChanCore::cancel_wait, &me);
+  return me.success;
+}
+
+ChanStatus ChanCore::try_send(void* src) {
+  cancellation_point();
+  lock_.lock();
+  if (closed_) {
+    lock_.unlock();
+    return ChanStatus::kClosed;
+  }
+  if (ChanWaiter* r = recvq_.dequeue()) {
+    send_to_locked(r, src);
+    lock_.unlock();
+    wake(r);
+    return ChanStatus::kOk;
+  }
+  if (can_buffer_locked()) {
+    buffer_put_locked(src);
+    lock_.unlock();
+    return ChanStatus::kOk;
+  }
+  lock_.unlock();
+  return ChanStatus::kWouldBlock;
+}
+
+ChanStatus ChanCore::try_recv(void* dst) {
+  cancellation_point();
+  lock_.lock();
+  if (closed_) {
+    if (!has_buffered_locked()) {
+      lock_.unlock();
+      return ChanStatus::kClosed;
+    }
+  } else if (ChanWaiter* s = sendq_.dequeue()) {
+    recv_from_locked(s, dst);
+    lock_.unlock();
+    wake(s);
+    return ChanStatus::kOk;
+  }
+  if (has_buffered_locked()) {
+    buffer_take_locked(dst);
+    lock_.unlock();
+    return ChanStatus::kOk;
+  }
+  lock_.unlock();
+  return ChanStatus::kWouldBlock;
+}
+
+void ChanCore::close() {
+  lock_.lock();
+  if (closed_) {
+    lock_.unlock();
+    throw std::logic_error("corun::Channel: close of closed channel");
+  }
+  closed_ = true;
+  // Take every waiter (receivers get nothing: a receiver waits only when the
+  // buffer is empty; senders will throw), then wake them outside the lock.
+  // The dequeued waiters are chained through their now unused `next`.
+  ChanWaiter* woken = nullptr;
+  for (WaitQueue* q : {&recvq_, &sendq_}) {
+    while (ChanWaiter* w = q->dequeue()) {
+      w->success = false;
+      w->next = woken;
+      woken = w;
+    }
+  }
+  lock_.unlock();
+  while (woken != nullptr) {
+    ChanWaiter* next = woken->next;  // read before the waiter can run
+    wake(woken);
+    woken = next;
+  }
+}
+
+void block_forever(WaitReason reason) {
+  SpinLock lock;
+  lock.lock();
+  // Shutdown's cancel: requeue it only once it is fully parked (park
+  // releases `lock` after the switch), not before its registers are saved.
+  park(
+      lock, reason,
+      [](Coroutine*, void* l) noexcept {
+        static_cast<SpinLock*>(l)->lock();
+        static_cast<SpinLock*>(l)->unlock();
+        return true;
+      },
+      &lock);
+  // Only shutdown wakes it, and park() then throws Cancelled.
+  throw Cancelled{};
+}
+
+}  // namespace corun::detail

@@ -1,0 +1,216 @@
+// workloads.cpp: see workloads.hpp. Each workload mirrors the Go peer's
+// (shared/peers/go/main.go) statement for statement; the timed part runs in
+// one coroutine, as Go's runs in its main goroutine.
+#include "demo/commands/workloads.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <stdexcept>
+
+#include "corun/corun.hpp"
+#include "demo/commands/cpu_work.hpp"
+#include "demo/run/measure.hpp"
+
+namespace demo {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+void yield_workload(std::int64_t n) {
+  corun::WaitGroup wg;
+  wg.add(2);
+  for (int t = 0; t < 2; ++t) {
+    corun::go([&wg, n] {
+      for (std::int64_t i = 0; i < n; ++i) corun::this_coroutine::yield();
+      wg.done();
+    });
+  }
+  wg.wait();
+}
+
+void pingpong_workload(std::int64_t n) {
+  corun::Channel<std::int64_t> a(0), b(0);
+  corun::go([a, b]() mutable {
+    for (std::int64_t v : a) b.send(v);
+    b.close();
+  });
+  for (std::int64_t i = 0; i < n; ++i) {
+    a.send(i);
+    (void)b.recv();
+  }
+  a.close();
+}
+
+void spawn_workload(std::int64_t n) {
+  corun::WaitGroup wg;
+  wg.add(n);
+  for (std::int64_t i = 0; i < n; ++i) corun::go([&wg] { wg.done(); });
+  wg.wait();
+}
+
+// skynet() is the subtree of `size` leaves numbered from `num`: a leaf sends
+// its number on `c`; an inner node splits its leaves into at most `div`
+// children (the first size % div get one more) and sends their sum. For n a
+// power of `div` that is the classic tree, child i holding
+// [num + i*size/div, num + (i+1)*size/div); for any other n it still
+// covers 0..n-1 exactly once, so the checksum is n*(n-1)/2.
+void skynet(corun::Channel<std::int64_t> c, std::int64_t num, std::int64_t size, std::int64_t div) {
+  if (size == 1) {
+    c.send(num);
+    return;
+  }
+  const std::int64_t children = std::min(size, div);
+  corun::Channel<std::int64_t> rc(0);
+  std::int64_t sub = num;
+  for (std::int64_t i = 0; i < children; ++i) {
+    const std::int64_t sub_size = size / children + (i < size % children ? 1 : 0);
+    corun::go([rc, sub, sub_size, div] { skynet(rc, sub, sub_size, div); });
+    sub += sub_size;
+  }
+  std::int64_t sum = 0;
+  for (std::int64_t i = 0; i < children; ++i) sum += *rc.recv();
+  c.send(sum);
+}
+
+std::uint64_t skynet_workload(std::int64_t n) {
+  corun::Channel<std::int64_t> c(0);
+  corun::go([c, n] { skynet(c, 0, n, 10); });
+  return static_cast<std::uint64_t>(*c.recv());
+}
+
+// check_skynet() throws unless `sum` is 0 + 1 + ... + (n-1) (mod 2^64), what
+// a tree with every leaf once adds up to.
+void check_skynet(std::uint64_t sum, std::int64_t n) {
+  const auto un = static_cast<std::uint64_t>(n);
+  const std::uint64_t expected = un % 2 == 0 ? (un / 2) * (un - 1) : un * ((un - 1) / 2);
+  if (sum != expected) {
+    throw std::runtime_error(fmt::format(
+        "bench skynet: checksum {} for n = {}, expected n*(n-1)/2 = {}", sum, n, expected));
+  }
+}
+
+void sleepers_workload(std::int64_t n) {
+  corun::WaitGroup wg;
+  wg.add(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    corun::go([&wg] {
+      corun::this_coroutine::sleep_for(100ms);
+      wg.done();
+    });
+  }
+  wg.wait();
+}
+
+double park_workload(std::int64_t n) {
+  const std::int64_t before = rss_kib();
+  corun::Channel<char> gate(0);
+  corun::WaitGroup parked, done;
+  parked.add(n);
+  done.add(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    corun::go([gate, &parked, &done]() mutable {
+      parked.done();
+      (void)gate.recv();
+      done.done();
+    });
+  }
+  parked.wait();
+  const double per_task = static_cast<double>(rss_kib() - before) / static_cast<double>(n);
+  gate.close();
+  done.wait();
+  return per_task;
+}
+
+std::uint64_t cpu_workload(std::int64_t n, int tasks) {
+  // The first n % tasks tasks run one iteration more: exactly n in all.
+  const std::int64_t per = n / tasks;
+  const std::int64_t extra = n % tasks;
+  std::vector<std::uint64_t> sums(static_cast<std::size_t>(tasks));
+  corun::WaitGroup wg;
+  wg.add(tasks);
+  for (int i = 0; i < tasks; ++i) {
+    corun::go([&, i] {
+      XorShiftLoop loop(static_cast<std::uint64_t>(i));
+      loop.run(static_cast<std::uint64_t>(per + (i < extra ? 1 : 0)));
+      sums[static_cast<std::size_t>(i)] = loop.sum();
+      wg.done();
+    });
+  }
+  wg.wait();
+  std::uint64_t checksum = 0;
+  for (std::uint64_t s : sums) checksum += s;
+  return checksum;
+}
+
+}  // namespace
+
+const std::vector<WorkloadSpec>& workloads() {
+  static const std::vector<WorkloadSpec> specs = {
+      {"yield", 2'000'000, "one yield (2n ops)"},
+      {"pingpong", 1'000'000, "one round trip"},
+      {"spawn", 1'000'000, "one coroutine"},
+      {"skynet", 1'000'000, "the whole run / n (as the peers)"},
+      {"sleepers", 100'000, "one coroutine"},
+      {"park", 100'000, "one coroutine"},
+      {"cpu", 400'000'000, "one iteration"},
+  };
+  return specs;
+}
+
+const WorkloadSpec* find_workload(std::string_view name) {
+  for (const auto& w : workloads()) {
+    if (w.name == name) return &w;
+  }
+  return nullptr;
+}
+
+WorkloadResult run_workload(std::string_view name, int procs, std::int64_t n, int tasks) {
+  const WorkloadSpec* spec = find_workload(name);
+  if (spec == nullptr) throw std::invalid_argument("unknown workload");
+  WorkloadResult r;
+  r.workload = std::string(name);
+  r.procs = procs;
+  r.n = n > 0 ? n : spec->default_n;
+  if (tasks <= 0) tasks = procs;
+
+  corun::Runtime rt({.procs = procs});
+  std::int64_t ops = r.n;
+  std::function<void()> body;
+  if (name == "yield") {
+    body = [&] { yield_workload(r.n); };
+    ops = 2 * r.n;
+  } else if (name == "pingpong") {
+    body = [&] { pingpong_workload(r.n); };
+  } else if (name == "spawn") {
+    body = [&] { spawn_workload(r.n); };
+  } else if (name == "skynet") {
+    body = [&] { r.checksum = skynet_workload(r.n); };
+  } else if (name == "sleepers") {
+    body = [&] { sleepers_workload(r.n); };
+  } else if (name == "park") {
+    body = [&] { r.rss_kib_per_task = park_workload(r.n); };
+  } else {
+    body = [&] { r.checksum = cpu_workload(r.n, tasks); };
+  }
+
+  corun::WaitGroup finished;
+  finished.add(1);
+  const auto start = Clock::now();
+  rt.go([&] {
+    body();
+    finished.done();
+  });
+  finished.wait();
+  const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+  r.wall_ms = ns / 1e6;
+  r.ns_per_op = ns / static_cast<double>(ops);
+  if (name == "skynet") check_skynet(*r.checksum, r.n);
+  return r;
+}
+
+}  // namespace demo

@@ -1,0 +1,207 @@
+// trace_file.cpp: see trace_file.hpp.
+#include "demo/render/trace_file.hpp"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "demo/command.hpp"
+
+namespace demo {
+
+namespace {
+
+[[noreturn]] void unwritable(const std::string& path, std::string_view why) {
+  throw UsageError(
+      fmt::format("--trace: expected a writable file path, got \"{}\" ({})", path, why));
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// own_descriptor() is N when `path` names this process's descriptor N
+// (/proc/self/fd/N, /dev/fd/N: a directory that is /proc/<pid>/fd), else -1.
+int own_descriptor(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return -1;
+  const std::string name = path.substr(slash + 1);
+  if (name.empty() || name.size() > 9 ||
+      name.find_first_not_of("0123456789") != std::string::npos) {
+    return -1;
+  }
+  char* real = realpath(directory_of(path).c_str(), nullptr);
+  if (real == nullptr) return -1;
+  const bool fd_dir = fmt::format("/proc/{}/fd", getpid()) == real;
+  std::free(real);
+  return fd_dir ? std::stoi(name) : -1;
+}
+
+}  // namespace
+
+TraceFile::Target TraceFile::resolve(const std::string& path) {
+  // Symbolic links are followed one at a time, like open() does, so that
+  // a link to a file that does not exist yet (a dangling link) names the
+  // file to create.
+  std::string at = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    if (const int fd = own_descriptor(at); fd >= 0) return {at, Target::kDescriptor, fd};
+    struct stat st {};
+    if (lstat(at.c_str(), &st) != 0) {
+      if (errno == ENOENT) return {at, Target::kMissing, -1};
+      unwritable(path, std::strerror(errno));
+    }
+    if (!S_ISLNK(st.st_mode)) {
+      if (S_ISDIR(st.st_mode)) unwritable(path, "a directory");
+      return {at, S_ISREG(st.st_mode) ? Target::kRegular : Target::kOther, -1};
+    }
+    std::string link(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 4095) + 1, '\0');
+    const ssize_t n = readlink(at.c_str(), link.data(), link.size());
+    if (n < 0) unwritable(path, std::strerror(errno));
+    link.resize(static_cast<std::size_t>(n));
+    at = link.starts_with('/') ? link : directory_of(at) + "/" + link;
+  }
+  unwritable(path, std::strerror(ELOOP));
+}
+
+bool TraceFile::may_replace(const struct stat& st, const std::string& path) {
+  // Root may write any file (access() says yes): like rm, which asks before
+  // removing a write-protected file even for root, a file that nobody may
+  // write is left alone. Everyone else: what the kernel would let them open.
+  if (geteuid() == 0) return (st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
+  return faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0;
+}
+
+TraceFile::TraceFile(std::string path) : path_(std::move(path)) {
+  if (path_.empty()) throw UsageError("--trace: expected a file path, got \"\"");
+  const Target target = resolve(path_);
+  if (target.kind == Target::kDescriptor) {
+    // /dev/stdout and the like: this process's own descriptor, written
+    // where it stands (a pipe, a terminal, after what stdout got so far).
+    fd_ = fcntl(target.fd, F_DUPFD_CLOEXEC, 3);
+    if (fd_ < 0) unwritable(path_, std::strerror(errno));
+    return;
+  }
+  if (target.kind == Target::kOther) {
+    // A device or a pipe (/dev/null, a FIFO): written in place. A temporary
+    // file renamed over it would replace the node itself.
+    fd_ = open(target.path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) unwritable(path_, std::strerror(errno));
+    return;
+  }
+  struct stat st {};
+  const bool exists = target.kind == Target::kRegular && stat(target.path.c_str(), &st) == 0;
+  if (exists && !may_replace(st, target.path)) unwritable(path_, "the file is read-only");
+  // The new file is made next to the final one (the link's target), so
+  // that the rename is atomic and the links stay links.
+  std::string templ = target.path + ".tmp.XXXXXX";
+  fd_ = mkstemp(templ.data());
+  if (fd_ < 0) unwritable(path_, std::strerror(errno));
+  temp_path_ = templ;
+  final_path_ = target.path;
+  // mkstemp() makes the file 0600: a replaced file keeps its mode, a new
+  // one gets the usual 0666 & ~umask.
+  mode_t mode = st.st_mode & 07777;
+  if (!exists) {
+    const mode_t mask = umask(0);
+    umask(mask);
+    mode = 0666 & ~mask;
+  }
+  fchmod(fd_, mode);
+}
+
+TraceFile::~TraceFile() {
+  if (fd_ >= 0) close(fd_);
+  if (!temp_path_.empty()) unlink(temp_path_.c_str());
+}
+
+void TraceFile::commit(std::string_view contents) {
+  auto fail = [&](const char* what) {
+    const std::string reason = std::strerror(errno);
+    throw std::runtime_error(fmt::format("--trace: {} \"{}\": {}", what, path_, reason));
+  };
+  std::size_t done = 0;
+  while (done < contents.size()) {
+    const ssize_t n = write(fd_, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("cannot write");
+    done += static_cast<std::size_t>(n);
+  }
+  const bool in_place = temp_path_.empty();  // a device or a pipe: no fsync, no rename
+  if (!in_place && fsync(fd_) != 0) fail("cannot write");
+  const int fd = fd_;
+  fd_ = -1;
+  if (close(fd) != 0) fail("cannot write");
+  if (in_place) return;
+  if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0) fail("cannot rename the trace to");
+  temp_path_.clear();
+}
+
+ChromeTrace::ChromeTrace() {
+  w_.begin_object().field("displayTimeUnit", "ms").key("traceEvents").begin_array();
+}
+
+void ChromeTrace::add_run(int pid, std::string_view name, int procs,
+                          const std::vector<corun::TraceEvent>& events, const TaskLabels& labels) {
+  auto metadata = [&](std::string_view what, int tid, auto value, std::string_view arg) {
+    w_.begin_object().field("name", what).field("ph", "M").field("pid", pid);
+    if (tid >= 0) w_.field("tid", tid);
+    w_.key("args").begin_object().field(arg, value).end_object().end_object();
+  };
+  metadata("process_name", -1, name, "name");
+  metadata("process_sort_index", -1, pid, "sort_index");
+  for (int p = 0; p < procs; ++p) {
+    metadata("thread_name", p, fmt::format("P{}", p), "name");
+    metadata("thread_sort_index", p, p, "sort_index");
+  }
+  for (const RunSlice& s : run_slices(events)) {
+    const auto it = labels.find(s.coroutine);
+    const std::string task = it != labels.end() ? it->second.name : fmt::format("G{}", s.coroutine);
+    w_.begin_object()
+        .field("name", task)
+        .field("cat", "coroutine")
+        .field("ph", "X")
+        .field("ts", static_cast<double>(s.start_ns) / 1e3)
+        .field("dur", static_cast<double>(s.end_ns - s.start_ns) / 1e3)
+        .field("pid", pid)
+        .field("tid", s.worker);
+    w_.key("args").begin_object().field("coroutine", s.coroutine).field("task", task);
+    w_.field("stop", corun::to_string(s.reason));
+    if (s.wait != nullptr && *s.wait != '\0') w_.field("wait", s.wait);
+    w_.end_object().end_object();
+  }
+  for (const corun::TraceEvent& e : events) {
+    if (e.kind != corun::TraceKind::kSteal || e.worker < 0) continue;
+    w_.begin_object()
+        .field("name", "steal")
+        .field("cat", "scheduler")
+        .field("ph", "i")
+        .field("s", "t")
+        .field("ts", static_cast<double>(e.time_ns) / 1e3)
+        .field("pid", pid)
+        .field("tid", e.worker);
+    w_.key("args")
+        .begin_object()
+        .field("from", fmt::format("P{}", e.coroutine))
+        .field("coroutines", e.arg)
+        .end_object()
+        .end_object();
+  }
+}
+
+std::string ChromeTrace::json() const {
+  JsonWriter done = w_;
+  done.end_array().end_object();
+  return done.str();
+}
+
+}  // namespace demo

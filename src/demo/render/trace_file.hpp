@@ -1,0 +1,82 @@
+// trace_file.hpp: --trace FILE, the run as Chrome/Perfetto trace JSON
+// (open it in ui.perfetto.dev or chrome://tracing).
+//
+// The format: {"displayTimeUnit":"ms","traceEvents":[...]} with
+//   - "ph":"M" metadata: process_name (the run), thread_name "P0", "P1", ...
+//     and thread_sort_index, one tid per worker;
+//   - "ph":"X" complete slices, one per run of a coroutine on a worker:
+//     name = the task, ts/dur in microseconds, args {coroutine, task, stop,
+//     wait};
+//   - "ph":"i" instants for steals: args {from, coroutines}.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "corun/trace.hpp"
+#include "demo/render/output.hpp"
+#include "demo/render/trace_view.hpp"
+
+namespace demo {
+
+// TraceFile is the file --trace names. A regular file is written
+// atomically: the constructor creates a temporary file next to it (so an
+// unwritable path fails before the run starts), commit() fills it and
+// renames it over the file, and a TraceFile destroyed without commit()
+// removes it: nothing half-written. What is at the path is respected:
+//   - a symbolic link is followed to its final target (even a dangling one:
+//     the target is created), and that file is replaced, not the link;
+//   - a regular file the user may not write is refused (for root, one with
+//     no write permission bit at all), as is a directory or a path whose
+//     directory does not exist;
+//   - anything else that exists (/dev/null, a FIFO, a terminal) is opened
+//     and written in place, and this process's own descriptors
+//     (/dev/stdout, /dev/stderr, /dev/fd/N) are written to directly.
+class TraceFile {
+ public:
+  // TraceFile() throws UsageError naming --trace when `path` cannot be written.
+  explicit TraceFile(std::string path);
+  ~TraceFile();
+  TraceFile(const TraceFile&) = delete;
+  TraceFile& operator=(const TraceFile&) = delete;
+
+  // commit() writes `contents` (and renames); throws std::runtime_error.
+  void commit(std::string_view contents);
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  // Target is where a path leads once its symbolic links are followed.
+  struct Target {
+    std::string path;
+    enum Kind { kMissing, kRegular, kOther, kDescriptor } kind;
+    int fd;  // kDescriptor: this process's descriptor
+  };
+  static Target resolve(const std::string& path);
+  static bool may_replace(const struct stat& st, const std::string& path);
+
+  std::string path_;        // as given
+  std::string final_path_;  // the file the temporary replaces
+  std::string temp_path_;
+  int fd_ = -1;
+};
+
+// ChromeTrace collects runs into one trace document; each run is a process.
+class ChromeTrace {
+ public:
+  ChromeTrace();
+
+  // add_run() adds one Runtime's trace as process `pid` called `name`.
+  void add_run(int pid, std::string_view name, int procs,
+               const std::vector<corun::TraceEvent>& events, const TaskLabels& labels);
+
+  // json() is the finished document.
+  std::string json() const;
+
+ private:
+  JsonWriter w_;
+};
+
+}  // namespace demo
