@@ -42,8 +42,10 @@ CORUN_NO_TSAN_FRAME void context_switch(Context& from, Context& to) {
 extern "C" void corun_context_start();
 
 void context_make(Context& ctx, void* stack_base, std::size_t size, ContextEntry entry, void* arg) {
-  auto top = (reinterpret_cast<std::uintptr_t>(stack_base) + size) & ~std::uintptr_t{15};
-  auto* slot = reinterpret_cast<std::uint64_t*>(top);
+  // The stack's end rounded down to 16 bytes, by pointer arithmetic (an
+  // integer turned back into a pointer would lose its provenance).
+  char* end = static_cast<char*>(stack_base) + size;
+  auto* slot = reinterpret_cast<std::uint64_t*>(end - (reinterpret_cast<std::uintptr_t>(end) & 15));
 #if defined(__x86_64__)
   // Frame popped by corun_context_switch, lowest address first:
   //   r15 r14 r13=entry r12=arg rbx rbp ret=corun_context_start

@@ -2,7 +2,7 @@
 #include "corun/diag/fatal.hpp"
 
 #include <cxxabi.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigaction, sigaltstack
 #include <unistd.h>
 
 #include <cstdarg>

@@ -94,7 +94,7 @@ void commit_pages(std::span<char* const> pages) noexcept {
 }  // namespace
 
 std::size_t StackPool::page_size() noexcept {
-  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  static const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return page;
 }
 
@@ -137,10 +137,13 @@ void* reserve_slab(std::size_t len) noexcept {
     return mem == MAP_FAILED ? nullptr : mem;
   }
   auto* begin = static_cast<char*>(raw);
-  auto* aligned = reinterpret_cast<char*>(
-      (reinterpret_cast<std::uintptr_t>(begin) + kSlabAlignment - 1) & ~(kSlabAlignment - 1));
+  // Rounded up to kSlabAlignment by pointer arithmetic (an integer turned
+  // back into a pointer would lose its provenance).
+  char* aligned =
+      begin + ((kSlabAlignment - (reinterpret_cast<std::uintptr_t>(begin) & (kSlabAlignment - 1))) &
+               (kSlabAlignment - 1));
   if (aligned != begin) munmap(begin, static_cast<std::size_t>(aligned - begin));
-  const std::size_t tail = static_cast<std::size_t>(begin + len + kSlabAlignment - (aligned + len));
+  const auto tail = static_cast<std::size_t>(begin + len + kSlabAlignment - (aligned + len));
   if (tail != 0) munmap(aligned + len, tail);
   return aligned;
 }
@@ -233,7 +236,7 @@ void StackPool::install_guards_locked(std::span<Stack> stacks) {
     }
   }
   // Those handed out first (from the back) first, while mprotect lasts.
-  for (auto it = stacks.rbegin(); it != stacks.rend(); ++it) install_guard_locked(*it);
+  std::for_each(stacks.rbegin(), stacks.rend(), [this](Stack& s) { install_guard_locked(s); });
 }
 
 void StackPool::install_guard_locked(Stack& s) {

@@ -21,7 +21,7 @@
 #include "corun/preempt.hpp"
 
 #include <pthread.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigaction, pthread_kill
 
 #include <algorithm>
 #include <cerrno>
@@ -31,8 +31,7 @@
 #include "corun/sched/monitor.hpp"
 #include "corun/sched/scheduler.hpp"
 
-namespace corun {
-namespace detail {
+namespace corun::detail {
 
 constinit thread_local std::atomic<bool> t_preempt_requested{false};
 
@@ -188,5 +187,4 @@ void Monitor::ask_to_switch(Worker& w, bool signal) noexcept {
   }
 }
 
-}  // namespace detail
-}  // namespace corun
+}  // namespace corun::detail
