@@ -31,7 +31,7 @@ namespace {
 // of its own. Installed in small slabs next to each other, the bursts made a
 // shadow-paging hypervisor drop its mappings of nearby, recently touched
 // stacks, and each of those faulted again (~10 us) on its next access
-// (README, "Performance").
+// (docs/performance.md, "Where corun loses").
 constexpr std::size_t kFirstSlabStacks = 64;
 constexpr std::size_t kMaxSlabBytes = std::size_t{1} << 30;
 constexpr std::size_t kSlabAlignment = std::size_t{1} << 30;  // one page directory (x86-64)
