@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <thread>
 
-#include "corun/os/asymmetric_fence.hpp"
 #include "corun/detail/spin_lock.hpp"
+#include "corun/os/asymmetric_fence.hpp"
 #include "test_support.hpp"
 
 namespace {

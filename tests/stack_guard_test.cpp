@@ -11,8 +11,8 @@
 #include <cstddef>
 
 #include "corun/corun.hpp"
-#include "corun/sched/scheduler.hpp"
 #include "corun/memory/stack_pool.hpp"
+#include "corun/sched/scheduler.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -11,12 +11,12 @@
 #include <system_error>
 #include <vector>
 
-#include "demo/command.hpp"
 #include "demo/cli/help_format.hpp"
 #include "demo/cli/logging.hpp"
 #include "demo/cli/stdout_status.hpp"
-#include "demo/render/text.hpp"
 #include "demo/cli/usage.hpp"
+#include "demo/command.hpp"
+#include "demo/render/text.hpp"
 
 namespace {
 

@@ -2,7 +2,6 @@
 // check_install.cmake): coroutines on two workers send their squares over a
 // channel, a WaitGroup closes it when all are sent, main adds them up.
 #include <corun/corun.hpp>
-
 #include <cstdint>
 #include <cstdio>
 

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "corun/sched/coroutine.hpp"
 #include "corun/detail/spin_lock.hpp"
+#include "corun/sched/coroutine.hpp"
 
 namespace corun::detail {
 

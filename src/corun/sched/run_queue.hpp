@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "corun/sched/coroutine.hpp"
 #include "corun/detail/spin_lock.hpp"
+#include "corun/sched/coroutine.hpp"
 
 namespace corun::detail {
 

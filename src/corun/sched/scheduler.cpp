@@ -143,14 +143,14 @@
 #include <system_error>
 #include <thread>
 
-#include "corun/os/asymmetric_fence.hpp"
-#include "corun/sync/cancel.hpp"
-#include "corun/errors.hpp"
-#include "corun/preempt.hpp"
-#include "corun/diag/fatal.hpp"
-#include "corun/os/futex.hpp"
-#include "corun/sched/monitor.hpp"
 #include "corun/arch/sanitizers.hpp"
+#include "corun/diag/fatal.hpp"
+#include "corun/errors.hpp"
+#include "corun/os/asymmetric_fence.hpp"
+#include "corun/os/futex.hpp"
+#include "corun/preempt.hpp"
+#include "corun/sched/monitor.hpp"
+#include "corun/sync/cancel.hpp"
 
 extern "C" void* __cxa_get_globals() noexcept;
 

@@ -12,16 +12,16 @@
 #include <thread>
 #include <vector>
 
-#include "corun/os/asymmetric_fence.hpp"
-#include "corun/sched/coroutine.hpp"
-#include "corun/config.hpp"
-#include "corun/memory/descriptor_depot.hpp"
-#include "corun/os/futex.hpp"
-#include "corun/sched/run_queue.hpp"
 #include "corun/arch/sanitizers.hpp"
-#include "corun/memory/stack_pool.hpp"
-#include "corun/sched/timer_heap.hpp"
+#include "corun/config.hpp"
 #include "corun/diag/trace_recorder.hpp"
+#include "corun/memory/descriptor_depot.hpp"
+#include "corun/memory/stack_pool.hpp"
+#include "corun/os/asymmetric_fence.hpp"
+#include "corun/os/futex.hpp"
+#include "corun/sched/coroutine.hpp"
+#include "corun/sched/run_queue.hpp"
+#include "corun/sched/timer_heap.hpp"
 
 namespace corun::detail {
 

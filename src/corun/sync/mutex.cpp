@@ -1,9 +1,9 @@
 // mutex.cpp: see corun/mutex.hpp.
 #include "corun/mutex.hpp"
 
-#include "corun/sync/cancel.hpp"
 #include "corun/diag/fatal.hpp"
 #include "corun/sched/timer_heap.hpp"
+#include "corun/sync/cancel.hpp"
 
 namespace corun {
 

@@ -5,12 +5,12 @@
 #include <chrono>
 #include <thread>
 
-#include "corun/sync/cancel.hpp"
-#include "corun/sched/coroutine.hpp"
 #include "corun/detail/deadline.hpp"
-#include "corun/this_coroutine.hpp"
 #include "corun/os/futex.hpp"
+#include "corun/sched/coroutine.hpp"
 #include "corun/sched/scheduler.hpp"
+#include "corun/sync/cancel.hpp"
+#include "corun/this_coroutine.hpp"
 
 namespace corun::detail {
 

@@ -23,12 +23,12 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "corun/sync/cancel.hpp"
-#include "corun/sched/coroutine.hpp"
 #include "corun/detail/deadline.hpp"
 #include "corun/os/futex.hpp"
+#include "corun/sched/coroutine.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sched/timer_heap.hpp"
+#include "corun/sync/cancel.hpp"
 
 namespace corun::detail {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "demo/command.hpp"
 #include "demo/cli/options.hpp"
-#include "demo/render/output.hpp"
 #include "demo/cli/stdout_status.hpp"
+#include "demo/command.hpp"
 #include "demo/commands/workloads.hpp"
+#include "demo/render/output.hpp"
 
 namespace demo {
 

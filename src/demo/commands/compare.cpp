@@ -51,16 +51,16 @@
 #include <vector>
 
 #include "corun/corun.hpp"
+#include "demo/cli/options.hpp"
 #include "demo/command.hpp"
 #include "demo/commands/cpu_work.hpp"
+#include "demo/render/output.hpp"
+#include "demo/render/text.hpp"
+#include "demo/render/trace_view.hpp"
 #include "demo/run/done_on_exit.hpp"
 #include "demo/run/interrupt.hpp"
 #include "demo/run/measure.hpp"
-#include "demo/cli/options.hpp"
-#include "demo/render/output.hpp"
 #include "demo/run/session.hpp"
-#include "demo/render/text.hpp"
-#include "demo/render/trace_view.hpp"
 
 namespace demo {
 

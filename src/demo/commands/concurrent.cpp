@@ -29,14 +29,14 @@
 #include <vector>
 
 #include "corun/corun.hpp"
+#include "demo/cli/options.hpp"
 #include "demo/command.hpp"
+#include "demo/render/output.hpp"
+#include "demo/render/text.hpp"
 #include "demo/run/done_on_exit.hpp"
 #include "demo/run/interrupt.hpp"
 #include "demo/run/measure.hpp"
-#include "demo/cli/options.hpp"
-#include "demo/render/output.hpp"
 #include "demo/run/session.hpp"
-#include "demo/render/text.hpp"
 
 namespace demo {
 

@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "demo/command.hpp"
 #include "demo/cli/options.hpp"
+#include "demo/command.hpp"
 #include "demo/render/progress.hpp"
 
 namespace demo {

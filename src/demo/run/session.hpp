@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "corun/trace.hpp"
-#include "demo/command.hpp"
 #include "demo/cli/options.hpp"
+#include "demo/command.hpp"
 #include "demo/render/output.hpp"
 #include "demo/render/trace_file.hpp"
 #include "demo/render/trace_view.hpp"
