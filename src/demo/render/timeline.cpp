@@ -244,14 +244,17 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
   for (const RunSlice& s : slices) {
     if (auto it = labels.find(s.coroutine); it != labels.end()) shown[s.coroutine] = &it->second;
   }
+  // With state rows (many tasks), the worker rows' symbols matter less:
+  // fewer are named.
+  const std::size_t max_legend = task_rows ? kMaxLegend : kMaxLegend / 3;
   std::size_t listed = 0;
   for (const auto& [id, l] : shown) {
-    if (listed++ == kMaxLegend) break;
+    if (listed++ == max_legend) break;
     legend.add(
         fmt::format("{} {} (G{})", style.task(std::string(1, l->symbol), l->index), l->name, id));
   }
-  if (shown.size() > kMaxLegend) {
-    legend.add(fmt::format("... {} more tasks (symbols repeat)", shown.size() - kMaxLegend));
+  if (shown.size() > max_legend) {
+    legend.add(fmt::format("... {} more tasks (symbols repeat)", shown.size() - max_legend));
   }
   std::size_t preempted = 0;
   for (const RunSlice& s : slices) preempted += s.reason == corun::StopReason::kPreempt ? 1 : 0;
