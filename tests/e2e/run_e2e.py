@@ -2093,6 +2093,28 @@ def case_explain_claims_match_the_trace():
     check("concurrency without parallelism" in out or "parallelism" in out, out)
 
 
+@case
+def case_pictures_of_an_interrupted_run():
+    """Ctrl-C: every picture draws the run up to the interruption, says so,
+    and still agrees with the trace."""
+    with tempfile.TemporaryDirectory() as d:
+        trace, svg = os.path.join(d, "t.json"), os.path.join(d, "run.svg")
+        rc, out, err = interrupt_after(["concurrent", "--steps", "100000", "--interval", "20ms",
+                                        "--format", "json", "--timeline", "--explain",
+                                        "--trace", trace, "--svg", svg, "--wide"], ready=4)
+        check(rc == 130, f"exit {rc}, expected 130\n{err}")
+        events = load_trace(trace)
+        root = ET.parse(svg).getroot()
+    check(json.loads(out)["interrupted"] is True, out)
+    check("(interrupted by Ctrl-C: drawn up to" in err, f"the timeline does not say so:\n{err}")
+    check(re.search(r"told from its trace \(interrupted by Ctrl-C at [\d.]+ ms", err), err)
+    check_task_rows(err, events)
+    check(any(e["ph"] == "M" and e["name"] == "process_name" and
+              "(interrupted by Ctrl-C)" in e["args"]["name"] for e in events), "trace")
+    titles = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    check(any("interrupted by Ctrl-C" in t for t in titles), titles)
+
+
 # ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
