@@ -2001,7 +2001,7 @@ def case_svg_renders_with_its_lanes():
         check(all(f"P{w}" in texts for w in range(procs)), f"{args}: worker lanes: {texts}")
         tracks, _ = coroutine_tracks(events, 1)
         summary = next(t for t in texts if " worker" in t and "at most" in t)
-        m = re.search(r"at most (\d+) running at once", summary)
+        m = re.search(r"at most (\d+) running and \d+ in progress at once", summary)
         check(m and int(m.group(1)) == running_peak(tracks), f"{args}: {summary}")
         if args[0] == "compare":
             check(any(t.startswith("sleeping (max ") for t in texts), f"no state lanes: {texts}")

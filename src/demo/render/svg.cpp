@@ -145,7 +145,7 @@ void SvgPicture::add_run(std::string_view name, int procs,
                    interrupted ? " (interrupted by Ctrl-C: drawn up to where it stopped)" : "");
   y += 18;
   o += fmt::format(
-      R"(<text x="10" y="{}" font-size="12">{} worker{}, {}, {} ms; workers busy {:.0f}% of the time; at most {} running at once, {} in progress at once; {} wake-up{}, {} steal{}{}</text>)"
+      R"(<text x="10" y="{}" font-size="12">{} worker{}, {}, {} ms; workers busy {:.0f}%; at most {} running and {} in progress at once; {} wake-up{}, {} steal{}{}</text>)"
       "\n",
       y, procs, procs == 1 ? "" : "s",
       plural(static_cast<std::int64_t>(h.tasks.size()), "coroutine", "coroutines"),
@@ -153,7 +153,7 @@ void SvgPicture::add_run(std::string_view name, int procs,
       100.0 * static_cast<double>(busy_all) / (static_cast<double>(end_ns) * procs), most_running,
       most_alive, arrows - h.steals.size(), arrows - h.steals.size() == 1 ? "" : "s",
       h.steals.size(), h.steals.size() == 1 ? "" : "s",
-      arrows > kMaxArrows ? " (too many to draw as arrows)" : "");
+      arrows > kMaxArrows ? " (too many to draw)" : "");
   y += 14;
 
   // Worker lanes.
