@@ -172,7 +172,7 @@ void SvgPicture::add_run(std::string_view name, int procs,
       o += fmt::format(
           R"(<rect x="{:.2f}" y="{}" width="{:.2f}" height="{}" fill="{}" stroke="white" stroke-width="0.5"><title>{} on P{}, {} .. {} ms</title></rect>)"
           "\n",
-          x(s.start_ns), y, std::max(1.0, x(s.end_ns) - x(s.start_ns)), kLane, kRunning,
+          x(s.start_ns), y, std::max(2.0, x(s.end_ns) - x(s.start_ns)), kLane, kRunning,
           xml(task_name(s.coroutine)), w, ms_text(static_cast<double>(s.start_ns) / 1e6),
           ms_text(static_cast<double>(s.end_ns) / 1e6));
     }
@@ -187,19 +187,24 @@ void SvgPicture::add_run(std::string_view name, int procs,
                        "\n",
                        kLeft - 6, y + kLane - 4, xml(task_name(t.coroutine)));
       task_lane_y[t.coroutine] = y + kLane / 2.0;
-      for (const StateSpan& s : t.spans) {
-        const std::string what =
-            s.state == TaskState::kRunning   ? fmt::format("running on P{}", s.worker)
-            : s.state == TaskState::kBlocked ? fmt::format("blocked: {}", s.wait)
-                                             : std::string(to_string(s.state));
-        o += fmt::format(
-            R"(<rect x="{:.2f}" y="{}" width="{:.2f}" height="{}" fill="{}"><title>{}: {}, {} .. {} ms</title></rect>)"
-            "\n",
-            x(s.start_ns), y,
-            std::max(s.state == TaskState::kRunning ? 1.0 : 0.3, x(s.end_ns) - x(s.start_ns)),
-            kLane, colour(s), xml(task_name(t.coroutine)), xml(what),
-            ms_text(static_cast<double>(s.start_ns) / 1e6),
-            ms_text(static_cast<double>(s.end_ns) / 1e6));
+      // The waits first, then the runs over them: a run narrower than a
+      // pixel still shows.
+      for (const bool runs : {false, true}) {
+        for (const StateSpan& s : t.spans) {
+          if ((s.state == TaskState::kRunning) != runs) continue;
+          const std::string what =
+              s.state == TaskState::kRunning   ? fmt::format("running on P{}", s.worker)
+              : s.state == TaskState::kBlocked ? fmt::format("blocked: {}", s.wait)
+                                               : std::string(to_string(s.state));
+          o += fmt::format(
+              R"(<rect x="{:.2f}" y="{}" width="{:.2f}" height="{}" fill="{}"><title>{}: {}, {} .. {} ms</title></rect>)"
+              "\n",
+              x(s.start_ns), y,
+              std::max(s.state == TaskState::kRunning ? 2.0 : 0.3, x(s.end_ns) - x(s.start_ns)),
+              kLane, colour(s), xml(task_name(t.coroutine)), xml(what),
+              ms_text(static_cast<double>(s.start_ns) / 1e6),
+              ms_text(static_cast<double>(s.end_ns) / 1e6));
+        }
       }
       y += kLane + kGap;
     }
