@@ -81,6 +81,7 @@ SUBCOMMANDS = {
             "--trace": "trace", "--variant": "variant", "--tasks": "int", "-t": "int",
             "--steps": "int", "-s": "int", "--interval": "duration", "-i": "duration",
             "--jitter": "duration", "--seed": "seed", "--timeline": None, "--wide": None,
+            "--svg": "trace", "--explain": None,
         },
     },
     "parallel": {
@@ -89,6 +90,7 @@ SUBCOMMANDS = {
             "--procs": "procs", "-p": "procs", "--format": "format", "-f": "format",
             "--trace": "trace", "--tasks": "int", "-t": "int", "--work": "count",
             "-w": "count", "--timeslice": "timeslice", "--timeline": None, "--wide": None,
+            "--svg": "trace", "--explain": None,
         },
     },
     "compare": {
@@ -100,6 +102,7 @@ SUBCOMMANDS = {
             "--sleep": "duration", "--cpu-tasks": "int", "--work": "count", "-w": "count",
             "--max-threads": "int", "--threads": None, "--timeslice": "timeslice",
             "--timeline": None, "--wide": None,
+            "--svg": "trace", "--explain": None,
         },
     },
     "bench": {

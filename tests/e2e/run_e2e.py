@@ -16,17 +16,21 @@ import csv
 import functools
 import io
 import json
+import math
 import os
 import pty
 import random
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ET
+import zlib
 
 DEMO = None
 TIMEOUT = 90
@@ -280,7 +284,7 @@ SLICED = ("parallel", "--procs", "1", "--tasks", "2", "--work", "50M")
 def worker_runs(events, tid=0):
     """The X slices of worker `tid` in time order: (task, start_us, end_us, stop)."""
     runs = [(e["name"], e["ts"], e["ts"] + e["dur"], e["args"]["stop"]) for e in events
-            if e["ph"] == "X" and e["tid"] == tid]
+            if e["ph"] == "X" and e["pid"] < 1000 and e["tid"] == tid]
     return sorted(runs, key=lambda r: r[1])
 
 
@@ -576,10 +580,10 @@ def case_trace_concurrent():
         check(os.listdir(d) == ["run.json"], f"left behind: {os.listdir(d)}")
         events = load_trace(path)
     names = {e["tid"]: e["args"]["name"] for e in events
-             if e["ph"] == "M" and e["name"] == "thread_name"}
+             if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1}
     check(names == {0: "P0", 1: "P1"}, names)
     check(any(e["ph"] == "M" and e["name"] == "process_name" for e in events), "no process_name")
-    slices = [e for e in events if e["ph"] == "X"]
+    slices = [e for e in events if e["ph"] == "X" and e["pid"] == 1]
     check(slices, "no X slices")
     for e in slices:
         check(e["tid"] in (0, 1) and e["pid"] == 1, e)
@@ -604,7 +608,7 @@ def case_trace_concurrent_shares_the_zero():
         doc, _ = run_json("concurrent", "--procs", "2", "--steps", "4", "--interval", "5ms",
                           "--trace", path)
         events = load_trace(path)
-    slices = [e for e in events if e["ph"] == "X"]
+    slices = [e for e in events if e["ph"] == "X" and e["pid"] < 1000]
     for step in doc["events"]:
         check(any(e["args"]["coroutine"] == step["coroutine"] and e["tid"] == step["worker"] and
                   e["ts"] / 1e3 - 0.002 <= step["t_ms"] <= (e["ts"] + e["dur"]) / 1e3 + 0.002
@@ -620,7 +624,7 @@ def case_trace_compare_one_process_per_run():
                "--work", "100k", "--trace", path)
         events = load_trace(path)
     processes = {e["pid"]: e["args"]["name"] for e in events
-                 if e["ph"] == "M" and e["name"] == "process_name"}
+                 if e["ph"] == "M" and e["name"] == "process_name" and e["pid"] < 1000}
     check(sorted(processes.values()) ==
           sorted(["sleep-bound, procs=1", "sleep-bound, procs=2", "cpu-bound, procs=1",
                   "cpu-bound, procs=2"]), processes)
@@ -1714,6 +1718,401 @@ def case_thread_refused_is_one_line():
                 "ulimit -v)\n")
         check(rc == 1 and err == want,
               f"demo {' '.join(args)} without threads: exit {rc}\nstderr:\n{err}")
+
+
+# ---------------------------------------------------------------------------
+# Pictures: the timeline's task and state rows, the trace's coroutine tracks
+# and flows, each checked against the trace of the same run
+
+TASK_ROW = re.compile(r"^ +(\S.*?) \|([^|]*)\| +\d+%$")
+STATE_ROW = re.compile(r"^ +(running|runnable|sleeping|blocked) \|([^|]*)\| +(\S+)$")
+WAIT_CELLS = {"sleeping": "z", "chan": "c", "select": "s", "WaitGroup": "w", "Mutex": "m"}
+
+
+def traced(*args):
+    """Runs demo ARGS --trace FILE; returns (stdout, trace events)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        out, _ = run_ok(*args, "--trace", path)
+        return out, load_trace(path)
+
+
+def coroutine_tracks(events, run=1):
+    """Run `run`'s coroutine tracks: {name: [slice, ...] in time order}, with
+    the trace's end (ns) and its workers' slices."""
+    names = {e["tid"]: e["args"]["name"] for e in events if e["pid"] == 1000 + run and
+             e["ph"] == "M" and e["name"] == "thread_name"}
+    tracks = {}
+    for e in events:
+        if e["ph"] == "X" and e["pid"] == 1000 + run:
+            tracks.setdefault(names[e["tid"]], []).append(e)
+    for slices in tracks.values():
+        slices.sort(key=lambda e: e["ts"])
+    ends = [e["args"]["end_ns"] for e in events if e["ph"] == "i" and e["pid"] == run and
+            e["name"].startswith("end of the run")]
+    check(len(ends) == 1, f"run {run}: {len(ends)} end-of-run events")
+    return tracks, ends[0]
+
+
+def column_starts(end_ns, count):
+    """Column c is [starts[c], starts[c + 1]) (timeline.cpp's Columns)."""
+    per = end_ns / count
+    return [math.floor(c * per + 0.5) for c in range(count)] + [None]
+
+
+def span_columns(start_ns, end_ns, starts):
+    """The columns a span [start_ns, end_ns) touches; one of no length, the
+    column of its start."""
+    count = len(starts) - 1
+
+    def of(ns):
+        c = max(i for i in range(count) if starts[i] <= ns) if ns >= 0 else 0
+        return c
+
+    last = of(end_ns - 1) if end_ns > start_ns else of(start_ns)
+    return range(of(start_ns), last + 1)
+
+
+def expected_cells(slices, starts):
+    """Per column, what the trace says the timeline may show: (ran-on
+    workers, runnable, wait symbols, anything)."""
+    count = len(starts) - 1
+    cols = [{"ran": set(), "runnable": False, "waits": set(), "any": False}
+            for _ in range(count)]
+    for e in slices:
+        start = round(e["ts"] * 1000)
+        end = round((e["ts"] + e["dur"]) * 1000)
+        state = e["args"]["state"]
+        for c in span_columns(start, end, starts):
+            cols[c]["any"] = True
+            if state == "running":
+                cols[c]["ran"].add(str(e["args"]["worker"]))
+            elif state == "runnable":
+                cols[c]["runnable"] = True
+            elif state == "sleeping":
+                cols[c]["waits"].add("z")
+            else:
+                wait = e["args"]["wait"]
+                cols[c]["waits"].add(next((v for k, v in WAIT_CELLS.items()
+                                           if wait.startswith(k)), "b"))
+    return cols
+
+
+def check_task_rows(out, events, run=1):
+    """Every task row of the timeline against the coroutine's track in the
+    trace of the same run: a task that ran in a column shows as running there
+    (on a worker it ran on), and nothing else does; else runnable where it
+    waited for a worker; else one of its waits; blank only where it did not
+    exist. Returns {task: cells}."""
+    tracks, end_ns = coroutine_tracks(events, run)
+    rows = {}
+    for line in out.splitlines():
+        m = TASK_ROW.match(line)
+        if m and not re.fullmatch(r"P\d+", m.group(1)):
+            rows[m.group(1)] = m.group(2)
+    by_label = {name.rsplit(" (G", 1)[0]: slices for name, slices in tracks.items()}
+    check(set(rows) == set(by_label), f"task rows {sorted(rows)} != coroutines "
+          f"{sorted(by_label)}:\n{out}")
+    for task, cells in rows.items():
+        starts = column_starts(end_ns, len(cells))
+        for c, (cell, want) in enumerate(zip(cells, expected_cells(by_label[task], starts))):
+            where = f"{task}, column {c} ({cell!r}, trace: {want}):\n{out}"
+            if want["ran"]:
+                check(cell in want["ran"], "ran but not drawn running: " + where)
+            elif want["runnable"]:
+                check(cell == "-", "runnable but not drawn so: " + where)
+            elif want["waits"]:
+                check(cell in want["waits"], "waiting but not drawn so: " + where)
+            else:
+                check(cell == " ", "drawn where the task did not exist: " + where)
+    return rows
+
+
+def runs_of(cells):
+    """The stretches of running cells in a task row."""
+    return re.findall(r"[0-9#]+", cells)
+
+
+@case
+def case_timeline_task_rows_show_every_run_and_sleep():
+    """Issue #15's report: on one worker, 3 tasks x 2 steps all run in each
+    period and sleep in between; one letter per column used to hide two of
+    them."""
+    out, events = traced("concurrent", "--procs", "1", "--tasks", "3", "--steps", "2",
+                         "--timeline")
+    rows = check_task_rows(out, events)
+    check(sorted(rows) == ["Task A", "Task B", "Task C"], out)
+    for task, cells in rows.items():
+        check(len(runs_of(cells)) == 2, f"{task}: not 2 runs drawn: {cells!r}\n{out}")
+        between = cells[cells.index("0"):cells.rindex("0")]
+        check("z" in between, f"{task}: its sleep is not drawn: {cells!r}")
+    check("z sleeping" in out and "0 running on P0" in out, out)
+    check("ran there at all" in out, f"the legend does not state the rule:\n{out}")
+
+
+@case
+def case_timeline_task_rows_take_turns():
+    """CPU-bound tasks on one worker alternate between running and runnable."""
+    out, events = traced("parallel", "--procs", "1", "--tasks", "2", "--work", "30M",
+                         "--timeline")
+    rows = check_task_rows(out, events)
+    for task, cells in rows.items():
+        check(len(runs_of(cells)) >= 2 and "-" in cells.strip(),
+              f"{task} does not alternate running and runnable: {cells!r}\n{out}")
+
+
+@case
+def case_timeline_state_rows_for_many_tasks():
+    """Many tasks: per-state histogram rows, whose peaks are the trace's."""
+    out, events = traced("compare", "--procs", "1", "--runs", "1", "--sleepers", "300",
+                         "--sleep", "20ms", "--cpu-tasks", "2", "--work", "1M", "--timeline")
+    sleep_part = out[out.index("sleep-bound, procs=1:"):out.index("cpu-bound, procs=1:")]
+    rows = {m.group(1): (m.group(2), m.group(3))
+            for m in map(STATE_ROW.match, sleep_part.splitlines()) if m}
+    check({"running", "runnable", "sleeping"} <= set(rows), sleep_part)
+    check(not any(TASK_ROW.match(l) and "sleeper" in l for l in sleep_part.splitlines()),
+          f"a row per task for 300 tasks:\n{sleep_part}")
+    tracks, end_ns = coroutine_tracks(events, run=1)
+    check(len(tracks) >= 300, len(tracks))
+    count = len(rows["sleeping"][0])
+    starts = column_starts(end_ns, count)
+    for state, (cells, peak) in rows.items():
+        per_column = [0] * count
+        for slices in tracks.values():
+            cols = set()
+            for e in slices:
+                if e["args"]["state"] == state:
+                    cols.update(span_columns(round(e["ts"] * 1000),
+                                             round((e["ts"] + e["dur"]) * 1000), starts))
+            for c in cols:
+                per_column[c] += 1
+        check(int(peak) == max(per_column), f"{state}: peak {peak}, trace {max(per_column)}")
+        for c, n in enumerate(per_column):
+            check((cells[c] == " ") == (n == 0), f"{state}, column {c}: {cells[c]!r}, {n} tasks")
+    check("coroutines were in each state" in out, out)
+
+
+def check_coroutine_tracks(events, run):
+    """The trace's structure for run `run`: each coroutine's slices tile its
+    life without overlap, its running slices are the workers' slices, and
+    every flow has both ends, start before finish."""
+    tracks, end_ns = coroutine_tracks(events, run)
+    check(tracks, f"run {run}: no coroutine tracks")
+    worker = sorted((e["args"]["coroutine"], round(e["ts"] * 1000), round(e["dur"] * 1000))
+                    for e in events if e["ph"] == "X" and e["pid"] == run)
+    running = []
+    for name, slices in tracks.items():
+        g = int(name.rsplit("(G", 1)[1].rstrip(")"))
+        for a, b in zip(slices, slices[1:]):
+            check(abs(a["ts"] + a["dur"] - b["ts"]) <= 0.0015,
+                  f"{name}: a gap or an overlap between {a} and {b}")
+        last = slices[-1]
+        exited = last["args"]["state"] == "running" and last["args"]["stop"] == "exit"
+        check(exited or abs(last["ts"] + last["dur"] - end_ns / 1000) <= 0.0015,
+              f"{name}: neither exits nor lasts to the end of the run: {last}")
+        running += [(g, round(e["ts"] * 1000), round(e["dur"] * 1000)) for e in slices
+                    if e["args"]["state"] == "running"]
+    close = len(worker) == len(running) and all(
+        a[0] == b[0] and abs(a[1] - b[1]) <= 1 and abs(a[2] - b[2]) <= 2
+        for a, b in zip(worker, sorted(running)))
+    check(close, f"run {run}: coroutine tracks' runs differ from the workers' slices")
+    flows = {}
+    for e in events:
+        if e["ph"] in ("s", "f") and e["pid"] in (run, 1000 + run):
+            flows.setdefault((e["cat"], e["id"]), {})[e["ph"]] = e
+    for key, ends in flows.items():
+        check(set(ends) == {"s", "f"}, f"flow {key} lacks an end: {ends}")
+        check(ends["s"]["ts"] <= ends["f"]["ts"] + 0.0005, f"flow {key} goes back in time")
+    return tracks, flows
+
+
+@case
+def case_trace_coroutine_tracks_and_flows():
+    _, events = traced("concurrent", "--procs", "2", "--tasks", "3", "--steps", "3",
+                       "--interval", "5ms")
+    tracks, flows = check_coroutine_tracks(events, 1)
+    check(len(tracks) == 3, sorted(tracks))
+    timers = [k for k, v in flows.items() if k[0] == "wakeup" and v["s"]["name"] == "timer fired"]
+    check(len(timers) == 6, f"3 tasks x 2 sleeps: {len(timers)} timer flows")
+    sleeping = [e for s in tracks.values() for e in s if e["args"]["state"] == "sleeping"]
+    check(len(sleeping) == 6, f"{len(sleeping)} sleeping slices")
+    _, events = traced("concurrent", "--variant", "letters", "--procs", "2", "--interval", "2ms")
+    check_coroutine_tracks(events, 1)
+    _, events = traced("parallel", "--procs", "2", "--tasks", "4", "--work", "5M")
+    check_coroutine_tracks(events, 1)
+
+
+def png_is_blank(path):
+    """Whether the PNG at `path` has (nearly) one colour: its decompressed
+    image data holds at most three distinct byte values."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG")
+    pos, idat = 8, b""
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    return len(set(zlib.decompress(idat))) <= 3
+
+
+def peak(edges):
+    """The most intervals open at once; `edges` are (time, +1 or -1)."""
+    now = most = 0
+    for _, d in sorted(edges):
+        now += d
+        most = max(most, now)
+    return most
+
+
+def running_peak(tracks):
+    return peak([(round(e["ts"] * 1000) + (0 if d > 0 else round(e["dur"] * 1000)), d)
+                 for s in tracks.values() for e in s
+                 if e["args"]["state"] == "running" and e["dur"] > 0 for d in (1, -1)])
+
+
+@case
+def case_svg_renders_with_its_lanes():
+    """--svg: a picture a real renderer draws, with a lane per worker and per
+    task, and a summary that agrees with the trace of the same run."""
+    if shutil.which("rsvg-convert") is None:
+        print("skipped: rsvg-convert is not installed (Debian: apt-get install librsvg2-bin)")
+        return
+    runs = [("concurrent", "--procs", "1", "--tasks", "3", "--steps", "2", "--interval", "5ms"),
+            ("parallel", "--procs", "2", "--tasks", "2", "--work", "5M"),
+            ("compare", "--procs", "1", "--runs", "1", "--sleepers", "100", "--sleep", "5ms",
+             "--cpu-tasks", "2", "--work", "1M")]
+    for args in runs:
+        with tempfile.TemporaryDirectory() as d:
+            svg, png, trace = (os.path.join(d, n) for n in ("run.svg", "run.png", "t.json"))
+            run_ok(*args, "--svg", svg, "--trace", trace)
+            p = subprocess.run(["rsvg-convert", "-o", png, svg], capture_output=True, text=True)
+            check(p.returncode == 0 and p.stderr == "", f"{args}: rsvg-convert: {p.stderr}")
+            check(not png_is_blank(png), f"{args}: the picture is blank")
+            root = ET.parse(svg).getroot()
+            events = load_trace(trace)
+        ns = "{http://www.w3.org/2000/svg}"
+        texts = [t.text or "" for t in root.iter(ns + "text")]
+        fills = {r.get("fill") for r in root.iter(ns + "rect")}
+        check("#2ca02c" in fills and "#e0e0e0" in fills, f"{args}: no running or idle: {fills}")
+        procs = int(args[args.index("--procs") + 1])
+        check(all(f"P{w}" in texts for w in range(procs)), f"{args}: worker lanes: {texts}")
+        tracks, _ = coroutine_tracks(events, 1)
+        summary = next(t for t in texts if " worker" in t and "at most" in t)
+        m = re.search(r"at most (\d+) running and \d+ in progress at once", summary)
+        check(m and int(m.group(1)) == running_peak(tracks), f"{args}: {summary}")
+        if args[0] == "compare":
+            check(any(t.startswith("sleeping (max ") for t in texts), f"no state lanes: {texts}")
+        else:
+            names = {n.rsplit(" (G", 1)[0] for n in tracks}
+            check(names <= set(texts), f"{args}: task lanes {names} not in {texts}")
+
+
+RUN_LINE = re.compile(r"^ +(\d+\.\d+) ms  (.+?)(?:, its timer fired at (\d+\.\d+) ms,)?"
+                      r"(?: waits (\d+\.\d+) ms for a worker, then)? runs on P(\d+) for "
+                      r"(\d+\.\d+) ms(?: at the same time as (.*))?; then (.*)\.$")
+
+
+def near(a, b, printed):
+    """a (printed with `printed` decimals) is b (ms) as printed."""
+    return abs(float(a) - b) <= 0.6 * 10 ** -len(printed.split(".")[1]) + 1e-9
+
+
+@case
+def case_explain_claims_match_the_trace():
+    """--explain: every run it tells is in the trace as told (where, when,
+    how long, what came before and after); its counts of repeated runs add
+    up; its verdict and its figure for more workers are the trace's."""
+    for args in (("concurrent", "--procs", "1", "--tasks", "2", "--steps", "6", "--interval",
+                  "10ms"),
+                 ("parallel", "--procs", "1", "--tasks", "2", "--work", "20M"),
+                 ("parallel", "--procs", "2", "--tasks", "2", "--work", "10M")):
+        out, events = traced(*args, "--explain", "--wide")
+        tracks, _ = coroutine_tracks(events, 1)
+        by_label = {name.rsplit(" (G", 1)[0]: s for name, s in tracks.items()}
+        told = summarised = 0
+        for line in out.splitlines():
+            m = RUN_LINE.match(line)
+            if m:
+                told += 1
+                t, task, fired, waited, worker, dur, beside, then = m.groups()
+                slices = by_label[task]
+                i = next((i for i, e in enumerate(slices) if e["args"]["state"] == "running" and
+                          e["args"]["worker"] == int(worker) and near(t, e["ts"] / 1e3, t)), None)
+                check(i is not None, f"no such run in the trace: {line}")
+                run = slices[i]
+                check(near(dur, run["dur"] / 1e3, dur), f"duration: {line} vs {run}")
+                if waited:
+                    check(i > 0 and slices[i - 1]["args"]["state"] == "runnable" and
+                          near(waited, slices[i - 1]["dur"] / 1e3, waited), line)
+                if fired:
+                    check(i > 1 and slices[i - 2]["args"]["state"] == "sleeping" and
+                          near(fired, slices[i - 1]["ts"] / 1e3, fired), line)
+                nxt = slices[i + 1] if i + 1 < len(slices) else None
+                if then.startswith("it sleeps"):
+                    check(nxt and nxt["args"]["state"] == "sleeping", line)
+                    s = re.search(r"for (\d+\.\d+) ms", then)
+                    check(not s or near(s.group(1), nxt["dur"] / 1e3, s.group(1)), line)
+                elif then == "it is done":
+                    check(run["args"]["stop"] == "exit", line)
+                elif then.startswith("its time slice"):
+                    check(run["args"]["stop"] == "preempt", line)
+                if beside:
+                    for other, w in re.findall(r"(.+?) \(P(\d+)\)(?:, |$)", beside):
+                        check(any(e["args"]["state"] == "running" and
+                                  e["args"]["worker"] == int(w) and
+                                  e["ts"] < run["ts"] + run["dur"] and
+                                  run["ts"] < e["ts"] + e["dur"] for e in by_label[other]),
+                              f"{other} did not run beside: {line}")
+            s = re.match(r"^ +\.\.\. the same \d+ more times? \((\d+) runs?\)", line)
+            if s:
+                summarised += int(s.group(1))
+        runs = sum(1 for s in tracks.values() for e in s if e["args"]["state"] == "running")
+        check(told + summarised == runs, f"{args}: told {told} + {summarised}, ran {runs}:\n{out}")
+        # The verdict.
+        most_running = running_peak(tracks)
+        progress = []
+        for s in tracks.values():
+            first = next((e["ts"] for e in s if e["args"]["state"] == "running"), None)
+            if first is not None:
+                progress += [(first, 1), (s[-1]["ts"] + s[-1]["dur"], -1)]
+        verdict = re.search(r"What it shows: (.*)", out).group(1)
+        if most_running >= 2:
+            check(verdict.startswith(("both", "parallelism")), f"{most_running}: {verdict}")
+        elif peak(progress) >= 2:
+            check(verdict.startswith("concurrency without parallelism"), verdict)
+        else:
+            check(verdict.startswith("neither"), verdict)
+        longest = max(sum(e["dur"] for e in s if e["args"]["state"] == "runnable")
+                      for s in tracks.values()) / 1e3
+        more = re.search(r"With more workers: (.*)", out).group(1)
+        figure = re.search(r"(?:waited|more than) (\d+\.\d+) ms in all", more).group(1)
+        check(near(figure, longest, figure), f"longest wait {longest} ms: {more}")
+    check("concurrency without parallelism" in out or "parallelism" in out, out)
+
+
+@case
+def case_pictures_of_an_interrupted_run():
+    """Ctrl-C: every picture draws the run up to the interruption, says so,
+    and still agrees with the trace."""
+    with tempfile.TemporaryDirectory() as d:
+        trace, svg = os.path.join(d, "t.json"), os.path.join(d, "run.svg")
+        rc, out, err = interrupt_after(["concurrent", "--steps", "100000", "--interval", "20ms",
+                                        "--format", "json", "--timeline", "--explain",
+                                        "--trace", trace, "--svg", svg, "--wide"], ready=4)
+        check(rc == 130, f"exit {rc}, expected 130\n{err}")
+        events = load_trace(trace)
+        root = ET.parse(svg).getroot()
+    check(json.loads(out)["interrupted"] is True, out)
+    check("(interrupted by Ctrl-C: drawn up to" in err, f"the timeline does not say so:\n{err}")
+    check(re.search(r"told from its trace \(interrupted by Ctrl-C at [\d.]+ ms", err), err)
+    check_task_rows(err, events)
+    check(any(e["ph"] == "M" and e["name"] == "process_name" and
+              "(interrupted by Ctrl-C)" in e["args"]["name"] for e in events), "trace")
+    titles = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    check(any("interrupted by Ctrl-C" in t for t in titles), titles)
 
 
 # ---------------------------------------------------------------------------

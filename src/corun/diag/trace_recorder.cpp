@@ -31,7 +31,10 @@ TraceRecorder::TraceRecorder(int procs, std::int64_t start_ns)
     : start_ns_(start_ns),
       buffers_(std::make_unique<Buffer[]>(static_cast<std::size_t>(procs) + 1)),
       procs_(procs) {
-  for (int i = 0; i <= procs; ++i) buffers_[i].events.reserve(4096);
+  for (int i = 0; i <= procs; ++i) {
+    buffers_[i].chunks.emplace_back();
+    buffers_[i].chunks.back().reserve(kChunk);
+  }
 }
 
 void TraceRecorder::record(int worker, TraceEvent e) noexcept {
@@ -40,7 +43,11 @@ void TraceRecorder::record(int worker, TraceEvent e) noexcept {
   e.worker = worker;
   b.lock.lock();
   try {
-    b.events.push_back(e);
+    if (b.chunks.back().size() == kChunk) {
+      b.chunks.emplace_back();
+      b.chunks.back().reserve(kChunk);
+    }
+    b.chunks.back().push_back(e);
   } catch (...) {
     // Out of memory for trace events: drop the event, keep the program.
   }
@@ -51,7 +58,9 @@ std::vector<TraceEvent> TraceRecorder::snapshot() const {
   std::vector<TraceEvent> all;
   for (int i = 0; i <= procs_; ++i) {
     buffers_[i].lock.lock();
-    all.insert(all.end(), buffers_[i].events.begin(), buffers_[i].events.end());
+    for (const std::vector<TraceEvent>& chunk : buffers_[i].chunks) {
+      all.insert(all.end(), chunk.begin(), chunk.end());
+    }
     buffers_[i].lock.unlock();
   }
   std::stable_sort(all.begin(), all.end(),

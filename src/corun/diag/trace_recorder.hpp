@@ -2,7 +2,8 @@
 // Config::trace. Each buffer is appended to by its worker (and, for spawns
 // and unblocks from plain threads, by the thread's own buffer) under a
 // SpinLock that nobody else takes while the runtime runs, so appends are
-// uncontended; snapshot() takes all locks and merges.
+// uncontended; snapshot() takes all locks and merges. A buffer grows by
+// chunks, so an append never copies the events before it.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +29,13 @@ class TraceRecorder {
   std::int64_t epoch_ns() const noexcept { return start_ns_; }
 
  private:
+  // kChunk is how many events a buffer's chunk holds: a full chunk is
+  // followed by a new one, never copied (a growing vector copied every
+  // event recorded so far each time it doubled).
+  static constexpr std::size_t kChunk = 4096;
   struct alignas(64) Buffer {
     mutable SpinLock lock;
-    std::vector<TraceEvent> events;
+    std::vector<std::vector<TraceEvent>> chunks;  // each reserved to kChunk
   };
   const std::int64_t start_ns_;
   std::unique_ptr<Buffer[]> buffers_;  // procs + 1: the last is for plain threads

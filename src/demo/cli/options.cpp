@@ -43,7 +43,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts, const std::string& p
       ->type_name("FORMAT")
       ->default_str("table");
   cmd.add_flag("--timeline", opts.timeline,
-               "Draw the run: one row per worker, a letter per task, '.' idle");
+               "Draw the run: one row per worker (a letter per task, '.' idle), one per task (its "
+               "state: running, runnable, sleeping, blocked)");
   cmd.add_flag("--wide", opts.wide,
                "Show every table column and never wrap lines (default: fit the terminal, or 80 "
                "columns)");
@@ -51,6 +52,13 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts, const std::string& p
       cmd.add_option("--trace", opts.trace_path,
                      "Write a Chrome/Perfetto trace of the run to FILE (open in ui.perfetto.dev)")
           ->type_name("FILE");
+  opts.svg_option =
+      cmd.add_option("--svg", opts.svg_path,
+                     "Write the run as an SVG picture to FILE (worker and task lanes, opens "
+                     "offline in any browser)")
+          ->type_name("FILE");
+  cmd.add_flag("--explain", opts.explain,
+               "Tell the run in plain words, from its trace, and what it shows");
 }
 
 Format parse_format(std::string_view text) {

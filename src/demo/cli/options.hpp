@@ -18,8 +18,8 @@ namespace demo {
 
 enum class Format { kTable, kJson, kCsv };
 
-// CommonOptions are --procs, --format, --timeline, --wide and --trace, as
-// typed.
+// CommonOptions are --procs, --format, --timeline, --wide, --trace, --svg
+// and --explain, as typed.
 struct CommonOptions {
   std::string procs;
   CLI::Option* procs_option = nullptr;  // procs_option->count() == 0: not given
@@ -28,6 +28,9 @@ struct CommonOptions {
   bool wide = false;  // --wide: every table column, no wrapping
   std::string trace_path;
   CLI::Option* trace_option = nullptr;  // trace_option->count() == 0: not given
+  std::string svg_path;
+  CLI::Option* svg_option = nullptr;  // svg_option->count() == 0: not given
+  bool explain = false;               // --explain: narrate the run
 };
 
 // add_common_options() registers CommonOptions on `cmd`. `procs_help`

@@ -328,7 +328,7 @@ class Comparison {
     }  // an interrupted run's sleepers are cancelled here
     if (trace) {
       session_.add_run(fmt::format("{}, procs={}", name(row.workload), row.procs), row.procs,
-                       events, labels);
+                       events, labels, !tally.complete());
     }
     if (!tally.complete()) return std::nullopt;
     Sample sample = meter.result(checksum.load());

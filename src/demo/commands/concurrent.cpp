@@ -420,7 +420,7 @@ int run(const Options& opts, const GlobalOptions& global) {
     labels[rs.tasks()[i].coroutine] = {rs.tasks()[i].name,
                                        letters ? rs.tasks()[i].name[0] : default_symbol(i), i};
   }
-  session.add_run("demo concurrent", s.procs, trace, labels);
+  session.add_run("demo concurrent", s.procs, trace, labels, !completed);
   console.report("\n" + outcome.summary + "\n", [&] {
     return session.format() == Format::kJson ? to_json(s, rs, outcome) : to_csv(s, rs, outcome);
   });

@@ -469,7 +469,7 @@ int run(const Options& opts, const GlobalOptions& global) {
   }
   const Outcome outcome =
       summarize(s, rs, wall_ns, cpu, preemptions.total, count_turns(trace, labels), completed);
-  session.add_run("demo parallel", s.procs, trace, labels);
+  session.add_run("demo parallel", s.procs, trace, labels, !completed);
   console.report(report(s, outcome), [&] {
     return session.format() == Format::kJson ? to_json(s, rs, outcome) : to_csv(s, rs, outcome);
   });

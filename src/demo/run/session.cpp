@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "demo/render/narration.hpp"
 #include "demo/render/timeline.hpp"
 
 namespace demo {
@@ -48,20 +49,32 @@ std::string event_line(const corun::TraceEvent& e, const TaskLabels& labels) {
 Session::Session(const CommonOptions& common, const GlobalOptions& global)
     : console_(std::make_unique<Console>(parse_format(common.format), global, common.wide)),
       timeline_(common.timeline),
+      explain_(common.explain),
       log_events_(spdlog::should_log(spdlog::level::trace)) {
   if (common.trace_option != nullptr && common.trace_option->count() > 0) {
     trace_file_ = std::make_unique<TraceFile>(common.trace_path);
   }
+  if (common.svg_option != nullptr && common.svg_option->count() > 0) {
+    svg_file_ = std::make_unique<TraceFile>(common.svg_path, "--svg");
+  }
 }
 
 void Session::add_run(std::string_view name, int procs,
-                      const std::vector<corun::TraceEvent>& events, const TaskLabels& labels) {
+                      const std::vector<corun::TraceEvent>& events, const TaskLabels& labels,
+                      bool interrupted) {
   ++runs_;
   if (timeline_) {
-    const TimelineOptions opts{.title = name, .procs = procs, .width = console_->width()};
-    console_->extra("\n" + render_timeline(run_slices(events), labels, opts, console_->style()));
+    const TimelineOptions opts{
+        .title = name, .procs = procs, .width = console_->width(), .interrupted = interrupted};
+    console_->extra("\n" + render_timeline(events, labels, opts, console_->style()));
   }
-  if (trace_file_ != nullptr) chrome_.add_run(runs_, name, procs, events, labels);
+  if (explain_) {
+    const NarrationOptions opts{
+        .title = name, .procs = procs, .width = console_->width(), .interrupted = interrupted};
+    console_->extra("\n" + narrate(events, labels, opts));
+  }
+  if (trace_file_ != nullptr) chrome_.add_run(runs_, name, procs, events, labels, interrupted);
+  if (svg_file_ != nullptr) svg_.add_run(name, procs, events, labels, interrupted);
   spdlog::debug("{}: {} trace events", name, events.size());
   if (log_events_) {
     for (const corun::TraceEvent& e : events) spdlog::trace("{}: {}", name, event_line(e, labels));
@@ -69,14 +82,19 @@ void Session::add_run(std::string_view name, int procs,
 }
 
 int Session::finish(int code) {
-  if (trace_file_ == nullptr) return code;
   try {
-    trace_file_->commit(chrome_.json());
+    if (trace_file_ != nullptr) {
+      trace_file_->commit(chrome_.json());
+      spdlog::info("trace written to {} (open it in ui.perfetto.dev)", trace_file_->path());
+    }
+    if (svg_file_ != nullptr) {
+      svg_file_->commit(svg_.svg());
+      spdlog::info("picture written to {} (open it in a browser)", svg_file_->path());
+    }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return kExitFailure;
   }
-  spdlog::info("trace written to {} (open it in ui.perfetto.dev)", trace_file_->path());
   return code;
 }
 

@@ -1,5 +1,6 @@
 // session.hpp: Session, what every subcommand's run shares once its options
-// are valid: the console, the --timeline pictures and the --trace file.
+// are valid: the console, the --timeline pictures, the --explain narration
+// and the --trace and --svg files.
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include "demo/cli/options.hpp"
 #include "demo/command.hpp"
 #include "demo/render/output.hpp"
+#include "demo/render/svg.hpp"
 #include "demo/render/trace_file.hpp"
 #include "demo/render/trace_view.hpp"
 
@@ -26,24 +28,31 @@ class Session {
   Format format() const noexcept { return console_->format(); }
 
   // tracing() is whether the runtime should record a trace (Config::trace):
-  // for --timeline, --trace or -vv.
-  bool tracing() const noexcept { return timeline_ || trace_file_ != nullptr || log_events_; }
+  // for --timeline, --trace, --svg, --explain or -vv.
+  bool tracing() const noexcept {
+    return timeline_ || explain_ || trace_file_ != nullptr || svg_file_ != nullptr || log_events_;
+  }
 
-  // add_run() shows one run: its timeline (with --timeline), its process in
-  // the trace file (with --trace) and, with -vv (trace-level logs), each of
-  // its scheduler events as a log line.
+  // add_run() shows one run: its timeline (with --timeline), its narration
+  // (--explain), its process in the trace file (with --trace), its picture
+  // in the SVG (--svg) and, with -vv (trace-level logs), each of
+  // its scheduler events as a log line. `interrupted`: the run was stopped
+  // by Ctrl-C, and the pictures say so.
   void add_run(std::string_view name, int procs, const std::vector<corun::TraceEvent>& events,
-               const TaskLabels& labels);
+               const TaskLabels& labels, bool interrupted = false);
 
-  // finish() writes the trace file and returns `code`, or kExitFailure when
-  // the file could not be written.
+  // finish() writes the trace and SVG files and returns `code`, or
+  // kExitFailure when a file could not be written.
   int finish(int code);
 
  private:
   std::unique_ptr<Console> console_;
   std::unique_ptr<TraceFile> trace_file_;
   ChromeTrace chrome_;
+  std::unique_ptr<TraceFile> svg_file_;
+  SvgPicture svg_;
   bool timeline_;
+  bool explain_;
   bool log_events_;
   int runs_ = 0;
 };
