@@ -37,8 +37,12 @@ bool parse_decimal(std::string_view text, std::int64_t& out) {
 
 }  // namespace
 
+void add_procs_option(CLI::App& cmd, ProcsOption& procs, const std::string& help) {
+  procs.option = cmd.add_option("-p,--procs", procs.text, help)->type_name("N");
+}
+
 void add_common_options(CLI::App& cmd, CommonOptions& opts, const std::string& procs_help) {
-  opts.procs_option = cmd.add_option("-p,--procs", opts.procs, procs_help)->type_name("N");
+  add_procs_option(cmd, opts.procs, procs_help);
   cmd.add_option("-f,--format", opts.format, "Output format: table, json or csv")
       ->type_name("FORMAT")
       ->default_str("table");
@@ -210,20 +214,30 @@ std::vector<int> parse_procs_list(std::string_view option, std::string_view text
   return list;
 }
 
-int env_procs() {
+namespace {
+
+bool procs_given(const ProcsOption& procs) {
+  return procs.option != nullptr && procs.option->count() > 0;
+}
+
+// default_procs() is the worker count without --procs: GOMAXPROCS when set
+// and not empty, else all CPUs this process may use.
+int default_procs() {
   const char* env = std::getenv("GOMAXPROCS");
-  if (env == nullptr || *env == '\0') return 0;
+  if (env == nullptr || *env == '\0') return corun::available_cpus();
   return parse_procs("GOMAXPROCS", env);
 }
 
-bool procs_given(const CommonOptions& opts) {
-  return opts.procs_option != nullptr && opts.procs_option->count() > 0;
+}  // namespace
+
+int resolve_procs(const ProcsOption& procs) {
+  return procs_given(procs) ? parse_procs("--procs", procs.text) : default_procs();
 }
 
-int resolve_procs(const CommonOptions& opts) {
-  if (procs_given(opts)) return parse_procs("--procs", opts.procs);
-  const int from_env = env_procs();
-  return from_env != 0 ? from_env : corun::available_cpus();
+std::vector<int> resolve_procs_list(const ProcsOption& procs) {
+  if (procs_given(procs)) return parse_procs_list("--procs", procs.text);
+  const int procs_default = default_procs();
+  return procs_default == 1 ? std::vector<int>{1} : std::vector<int>{1, procs_default};
 }
 
 }  // namespace demo

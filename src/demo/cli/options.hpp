@@ -18,11 +18,20 @@ namespace demo {
 
 enum class Format { kTable, kJson, kCsv };
 
+// ProcsOption is --procs as typed: one value, or compare's list.
+struct ProcsOption {
+  std::string text;
+  CLI::Option* option = nullptr;  // option->count() == 0: not given
+};
+
+// add_procs_option() registers -p/--procs on `cmd`; `help` describes it
+// for this subcommand.
+void add_procs_option(CLI::App& cmd, ProcsOption& procs, const std::string& help);
+
 // CommonOptions are --procs, --format, --timeline, --wide, --trace, --svg
 // and --explain, as typed.
 struct CommonOptions {
-  std::string procs;
-  CLI::Option* procs_option = nullptr;  // procs_option->count() == 0: not given
+  ProcsOption procs;
   std::string format = "table";
   bool timeline = false;
   bool wide = false;  // --wide: every table column, no wrapping
@@ -79,16 +88,15 @@ int parse_procs(std::string_view option, std::string_view text);
 // sorted and without duplicates.
 std::vector<int> parse_procs_list(std::string_view option, std::string_view text);
 
-// env_procs() is GOMAXPROCS when set and not empty (0 when unset); a bad
-// value is a UsageError naming GOMAXPROCS.
-int env_procs();
+// resolve_procs() is the worker count: --procs when given, else GOMAXPROCS
+// (when set and not empty), else all CPUs this process may use. The flag
+// wins over the environment, and GOMAXPROCS is only read (and checked: a
+// bad value is a UsageError naming it) when the flag is absent.
+int resolve_procs(const ProcsOption& procs);
 
-// procs_given() is whether --procs was on the command line.
-bool procs_given(const CommonOptions& opts);
-
-// resolve_procs() is the worker count: --procs when given, else GOMAXPROCS,
-// else all CPUs this process may use. The flag wins over the environment,
-// and GOMAXPROCS is only read (and checked) when the flag is absent.
-int resolve_procs(const CommonOptions& opts);
+// resolve_procs_list() is compare's procs values, sorted and without
+// duplicates: --procs's list when given, else 1 and what resolve_procs()
+// would give.
+std::vector<int> resolve_procs_list(const ProcsOption& procs);
 
 }  // namespace demo

@@ -20,8 +20,7 @@ namespace {
 
 struct Options {
   std::string workload;
-  std::string procs;
-  CLI::Option* procs_option = nullptr;
+  ProcsOption procs;
   std::string n;
   std::string tasks;
   std::string format = "table";
@@ -74,10 +73,7 @@ int run(const Options& o) {
     throw UsageError(
         fmt::format("bench: expected a workload ({}), got \"{}\"", workload_names(), o.workload));
   }
-  CommonOptions procs_only;
-  procs_only.procs = o.procs;
-  procs_only.procs_option = o.procs_option;
-  const int procs = resolve_procs(procs_only);
+  const int procs = resolve_procs(o.procs);
   const auto n =
       o.n.empty() ? 0 : static_cast<std::int64_t>(parse_count("--n", o.n, 1, 1'000'000'000'000));
   const int tasks = o.tasks.empty() ? 0 : static_cast<int>(parse_int("--tasks", o.tasks, 1, 4096));
@@ -110,9 +106,7 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
   cmd->add_option("workload", opts->workload,
                   "Required: yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
       ->type_name("WORKLOAD");
-  opts->procs_option = cmd->add_option("-p,--procs", opts->procs,
-                                       "Worker threads (default: GOMAXPROCS, else all CPUs)")
-                           ->type_name("N");
+  add_procs_option(*cmd, opts->procs, "Worker threads (default: GOMAXPROCS, else all CPUs)");
   cmd->add_option("-n,--n", opts->n, "Operations (default: the workload's, see WORKLOADS.md)")
       ->type_name("N");
   cmd->add_option("--tasks", opts->tasks, "cpu: tasks sharing the iterations (default: procs)")

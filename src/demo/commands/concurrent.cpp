@@ -33,10 +33,11 @@
 #include "demo/command.hpp"
 #include "demo/render/output.hpp"
 #include "demo/render/text.hpp"
-#include "demo/run/done_on_exit.hpp"
 #include "demo/run/interrupt.hpp"
 #include "demo/run/measure.hpp"
+#include "demo/run/run_and_report.hpp"
 #include "demo/run/session.hpp"
+#include "demo/run/task_run.hpp"
 
 namespace demo {
 
@@ -88,7 +89,9 @@ Settings check(const Options& o) {
   s.jitter = parse_duration("--jitter", o.jitter, kMaxSleep);
   s.seed = static_cast<std::uint64_t>(
       parse_int("--seed", o.seed, 0, std::numeric_limits<std::int64_t>::max()));
-  s.procs = resolve_procs(o.common);
+  s.procs = resolve_procs(o.common.procs);
+  spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={}", s.procs,
+                s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter), s.seed);
   return s;
 }
 
@@ -376,55 +379,36 @@ std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
   return csv.str();
 }
 
-int run(const Options& opts, const GlobalOptions& global) {
-  // First: from here on, Ctrl-C stops the run and exits 130 (one that comes
-  // while the options are checked stops the run as it starts).
-  const InterruptScope sigint;
-  const Settings s = check(opts);
-  spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={}", s.procs,
-                s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter), s.seed);
-  Session session(opts.common, global);
+Report run(const Settings& s, Session& session) {
   Console& console = session.console();
   console.extra(console.style().bold(header(s)));
-
   RunState rs(s, console);
   TaskTally tally(s.tasks);
-  std::vector<corun::TraceEvent> trace;
-  bool completed = false;
-  std::int64_t wall_ns = 0;
-  {
-    corun::WaitGroup wg;  // outlives the runtime: cancelled tasks still call done()
-    corun::Runtime rt(corun::Config{.procs = s.procs, .trace = session.tracing()});
-    wg.add(s.tasks);
-    rs.start(rt.trace_epoch());
+  TaskRunHooks hooks;
+  hooks.started = [&](std::chrono::steady_clock::time_point epoch) {
+    rs.start(epoch);
     console.progress("demo concurrent", 0, std::int64_t{s.tasks} * s.steps, "steps");
-    for (std::size_t i = 0; i < rs.tasks().size(); ++i) {
-      rs.tasks()[i].coroutine = rt.go([&rs, &wg, &tally, i] {
-        const DoneOnExit done(wg);
-        rs.run_task(i, tally);
-      });
-    }
-    wait_for_tasks(tally);
-    if (tally.complete()) rt.wait();
-    trace = rt.trace();
-  }  // an interrupted run's sleepers are cancelled here
-  // Every task has returned or was cancelled: the tally is final.
-  completed = tally.complete();
-  wall_ns = completed ? rs.finished_ns() : rs.elapsed_ns();
+  };
+  hooks.spawned = [&rs](std::size_t i, std::uint64_t id) { rs.tasks()[i].coroutine = id; };
+  const TaskRun run = run_tasks(
+      corun::Config{.procs = s.procs, .trace = session.tracing()}, tally,
+      [&rs, &tally](std::size_t i) { rs.run_task(i, tally); }, OnInterrupt::kCancel, hooks);
+  const std::int64_t wall_ns = run.completed ? rs.finished_ns() : rs.elapsed_ns();
 
-  const Outcome outcome = summarize(s, rs, wall_ns, completed);
-  if (completed) console.extra("All tasks done.\n");
+  const Outcome outcome = summarize(s, rs, wall_ns, run.completed);
+  if (run.completed) console.extra("All tasks done.\n");
   TaskLabels labels;
   for (std::size_t i = 0; i < rs.tasks().size(); ++i) {
     const bool letters = s.variant == Variant::kLetters;
     labels[rs.tasks()[i].coroutine] = {rs.tasks()[i].name,
                                        letters ? rs.tasks()[i].name[0] : default_symbol(i), i};
   }
-  session.add_run("demo concurrent", s.procs, trace, labels, !completed);
-  console.report("\n" + outcome.summary + "\n", [&] {
-    return session.format() == Format::kJson ? to_json(s, rs, outcome) : to_csv(s, rs, outcome);
-  });
-  return session.finish(completed ? kExitOk : kExitInterrupted);
+  session.add_run("demo concurrent", s.procs, run.trace, labels, !run.completed);
+  return {"\n" + outcome.summary + "\n",
+          machine_document(
+              session.format(), [&] { return to_json(s, rs, outcome); },
+              [&] { return to_csv(s, rs, outcome); }),
+          run.completed};
 }
 
 }  // namespace
@@ -464,7 +448,7 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
       "  demo concurrent --variant letters          # seed 003: 1 a 2 b ... with a WaitGroup\n"
       "  demo concurrent --procs 1 --timeline       # draw the worker: mostly idle\n"
       "  demo concurrent --format json > run.json\n");
-  return {cmd, [opts, &global] { return run(*opts, global); }};
+  return {cmd, run_command<Options, Settings>(opts, global, check, run)};
 }
 
 }  // namespace demo

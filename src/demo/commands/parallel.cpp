@@ -44,10 +44,11 @@
 #include "demo/render/output.hpp"
 #include "demo/render/text.hpp"
 #include "demo/render/trace_view.hpp"
-#include "demo/run/done_on_exit.hpp"
 #include "demo/run/interrupt.hpp"
 #include "demo/run/measure.hpp"
+#include "demo/run/run_and_report.hpp"
 #include "demo/run/session.hpp"
+#include "demo/run/task_run.hpp"
 
 namespace demo {
 
@@ -72,11 +73,13 @@ struct Settings {
 
 Settings check(const Options& o) {
   Settings s;
-  s.procs = resolve_procs(o.common);
+  s.procs = resolve_procs(o.common.procs);
   s.tasks = o.tasks.empty() ? std::max(s.procs, 2)
                             : static_cast<int>(parse_int("--tasks", o.tasks, 1, kMaxTasks));
   s.work = parse_count("--work", o.work, 1, kMaxWork);
   s.time_slice = parse_time_slice("--timeslice", o.time_slice);
+  spdlog::debug("parallel: procs={} tasks={} work={} time_slice={}", s.procs, s.tasks, s.work,
+                describe_time_slice(s.time_slice));
   return s;
 }
 
@@ -415,14 +418,7 @@ std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
   return csv.str();
 }
 
-int run(const Options& opts, const GlobalOptions& global) {
-  // First: from here on, Ctrl-C stops the run and exits 130 (one that comes
-  // while the options are checked stops the run as it starts).
-  const InterruptScope sigint;
-  const Settings s = check(opts);
-  spdlog::debug("parallel: procs={} tasks={} work={} time_slice={}", s.procs, s.tasks, s.work,
-                describe_time_slice(s.time_slice));
-  Session session(opts.common, global);
+Report run(const Settings& s, Session& session) {
   Console& console = session.console();
   const Style& style = console.style();
   console.extra(
@@ -434,46 +430,40 @@ int run(const Options& opts, const GlobalOptions& global) {
 
   RunState rs(s, console);
   TaskTally tally(s.tasks);
-  std::vector<corun::TraceEvent> trace;
-  bool completed = false;
   std::int64_t wall_ns = 0;
+  CpuTime cpu_before;
   CpuTime cpu;
-  {
-    corun::WaitGroup wg;
-    // Always traced: the preemptions are counted from the trace.
-    corun::Runtime rt(corun::Config{.procs = s.procs, .time_slice = s.time_slice, .trace = true});
-    wg.add(s.tasks);
-    const CpuTime cpu_before = process_cpu_time();
-    rs.start(rt.trace_epoch());
+  TaskRunHooks hooks;
+  hooks.started = [&](std::chrono::steady_clock::time_point epoch) {
+    cpu_before = process_cpu_time();
+    rs.start(epoch);
     console.progress("demo parallel", 0, s.tasks, "tasks finished");
-    for (int i = 0; i < s.tasks; ++i) {
-      rt.go([&rs, &wg, &tally, i] {
-        const DoneOnExit done(wg);
-        rs.run_task(static_cast<std::size_t>(i), tally);
-      });
-    }
-    wait_for_tasks(tally);
-    rt.wait();  // interrupted tasks stop at their next chunk
-    completed = tally.complete();
-    wall_ns = completed ? rs.finished_ns() : rs.elapsed_ns();
+  };
+  hooks.stopped = [&] {
+    wall_ns = tally.complete() ? rs.finished_ns() : rs.elapsed_ns();
     cpu = process_cpu_time() - cpu_before;
-    trace = rt.trace();
-  }
+  };
+  // Always traced: the preemptions are counted from the trace. Interrupted
+  // tasks stop at their next chunk and say how far they got.
+  const TaskRun run = run_tasks(
+      corun::Config{.procs = s.procs, .time_slice = s.time_slice, .trace = true}, tally,
+      [&rs, &tally](std::size_t i) { rs.run_task(i, tally); }, OnInterrupt::kLetFinish, hooks);
 
-  const Preemptions preemptions = count_preemptions(trace);
+  const Preemptions preemptions = count_preemptions(run.trace);
   rs.add_preemptions(preemptions);
   TaskLabels labels;
   for (const TaskResult& r : rs.results()) {
     labels[r.coroutine] = {
         r.name, r.index < 9 ? static_cast<char>('1' + r.index) : default_symbol(r.index), r.index};
   }
-  const Outcome outcome =
-      summarize(s, rs, wall_ns, cpu, preemptions.total, count_turns(trace, labels), completed);
-  session.add_run("demo parallel", s.procs, trace, labels, !completed);
-  console.report(report(s, outcome), [&] {
-    return session.format() == Format::kJson ? to_json(s, rs, outcome) : to_csv(s, rs, outcome);
-  });
-  return session.finish(completed ? kExitOk : kExitInterrupted);
+  const Outcome outcome = summarize(s, rs, wall_ns, cpu, preemptions.total,
+                                    count_turns(run.trace, labels), run.completed);
+  session.add_run("demo parallel", s.procs, run.trace, labels, !run.completed);
+  return {report(s, outcome),
+          machine_document(
+              session.format(), [&] { return to_json(s, rs, outcome); },
+              [&] { return to_csv(s, rs, outcome); }),
+          run.completed};
 }
 
 }  // namespace
@@ -504,7 +494,7 @@ Command add_parallel(CLI::App& parent, const GlobalOptions& global) {
       "`demo compare` measures the speedup instead.\n"
       "Preemptions: how many times a task's time slice ran out and another task got its\n"
       "worker (counted from the runtime's trace).\n");
-  return {cmd, [opts, &global] { return run(*opts, global); }};
+  return {cmd, run_command<Options, Settings>(opts, global, check, run)};
 }
 
 }  // namespace demo
