@@ -1,5 +1,5 @@
-// bookkeeping.cpp: the scheduler's coroutine bookkeeping: descriptors
-// (new, recycled, freed on exit), ids, the live count and the waits for it
+// bookkeeping.cpp: the scheduler's coroutine bookkeeping: spawning,
+// descriptors (new, recycled, freed on exit), ids, the live count and the waits for it
 // to reach zero (Runtime::wait(), shutdown). See "Shared counters" and
 // "Runtime::wait() from a coroutine" in the essay at the top of
 // scheduler.cpp.
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "corun/errors.hpp"
+#include "corun/preempt.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sync/cancel.hpp"
 
@@ -65,6 +66,38 @@ void Scheduler::free_coroutine(Worker& w, Coroutine* g) noexcept {
   Coroutine* given = std::exchange(last_kept->next, nullptr);
   w.nfree_gs = keep;
   free_depot_.put_chain(given, kFreeGsBatch);
+}
+
+// spawn() lives here with the descriptor, id and live-count helpers it
+// calls, so that they inline into it (the release build has no IPO).
+std::uint64_t Scheduler::spawn(Closure&& body) {
+  Worker* w = this_worker();
+  if (w != nullptr && &w->sched != this) w = nullptr;  // a worker of another runtime
+  if (w == nullptr) attach_thread(this);
+  Coroutine* g = new_coroutine(w);
+  g->body = std::move(body);
+  g->id = next_id(w);
+  count_spawn(w);
+  std::uint64_t id = g->id;
+  if (trace_) {
+    Coroutine* parent = w != nullptr ? w->running_coroutine() : nullptr;
+    trace_->record(
+        w != nullptr ? w->index : -1,
+        {.coroutine = id, .arg = parent != nullptr ? parent->id : 0, .kind = TraceKind::kSpawn});
+  }
+  if (w != nullptr) {
+    w->put(g, /*next=*/true);
+  } else {
+    global_.push(g);
+  }
+  wakep();
+  // Spawning is a preemption point: a coroutine spawning in a loop lets the
+  // ones it spawned run (and recycle) once its time slice is over.
+  if (w != nullptr && t_preempt_requested.load(std::memory_order_relaxed)) {
+    t_preempt_requested.store(false, std::memory_order_relaxed);
+    preempt(*w, /*from_signal=*/false);
+  }
+  return id;
 }
 
 void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {

@@ -136,11 +136,11 @@
 //                     hot paths (put, pick_local) inline in the header.
 //   runnext_slot.hpp  the runnext protocol: the owner's plain swap, the
 //                     thieves' announcement and fence.
-//   scheduler.cpp     this file: construction and spawn, ready(), finding
+//   scheduler.cpp     this file: construction, ready(), finding
 //                     and stealing work, waking and parking worker threads,
 //                     the switch and what follows it (PostSwitch), the
 //                     coroutines' own operations (yield, park, exit).
-//   bookkeeping.cpp   descriptors, ids, the live count, wait_all().
+//   bookkeeping.cpp   spawn, descriptors, ids, the live count, wait_all().
 //   shutdown.cpp      cancellation, stopping the workers, deadlock reports.
 //   live_registry.*   the coroutines that have parked at least once.
 //   monitor.*         the watchdog thread; preempt.cpp, the flag and signal
@@ -245,7 +245,7 @@ bool guard_page_of_running(const void* addr, OverflowSite* site) noexcept {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// Construction, spawn
+// Construction
 
 Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.stack_size) {
   if (config_.procs == 0) config_.procs = available_cpus();
@@ -319,36 +319,6 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
 Scheduler::~Scheduler() {
   shutdown();
   for (auto& w : workers_) DescriptorDepot::delete_chain(w->free_gs);
-}
-
-std::uint64_t Scheduler::spawn(Closure&& body) {
-  Worker* w = this_worker();
-  if (w != nullptr && &w->sched != this) w = nullptr;  // a worker of another runtime
-  if (w == nullptr) attach_thread(this);
-  Coroutine* g = new_coroutine(w);
-  g->body = std::move(body);
-  g->id = next_id(w);
-  count_spawn(w);
-  std::uint64_t id = g->id;
-  if (trace_) {
-    Coroutine* parent = w != nullptr ? w->running_coroutine() : nullptr;
-    trace_->record(
-        w != nullptr ? w->index : -1,
-        {.coroutine = id, .arg = parent != nullptr ? parent->id : 0, .kind = TraceKind::kSpawn});
-  }
-  if (w != nullptr) {
-    w->put(g, /*next=*/true);
-  } else {
-    global_.push(g);
-  }
-  wakep();
-  // Spawning is a preemption point: a coroutine spawning in a loop lets the
-  // ones it spawned run (and recycle) once its time slice is over.
-  if (w != nullptr && t_preempt_requested.load(std::memory_order_relaxed)) {
-    t_preempt_requested.store(false, std::memory_order_relaxed);
-    preempt(*w, /*from_signal=*/false);
-  }
-  return id;
 }
 
 // ---------------------------------------------------------------------------
