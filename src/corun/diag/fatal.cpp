@@ -5,14 +5,13 @@
 #include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigaction, sigaltstack
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <typeinfo>
-
-#include "corun/sched/scheduler.hpp"
 
 namespace corun::detail {
 
@@ -34,19 +33,19 @@ void write_all(const char* p, std::size_t n) noexcept {
 
 struct sigaction g_prev_segv;
 struct sigaction g_prev_bus;
+std::atomic<OverflowProbe> g_overflow_probe{nullptr};
 
 // on_fault() reports a fault in a coroutine's guard page as a stack overflow.
 // Only async-signal-safe calls here.
 void on_fault(int sig, siginfo_t* info, void* uctx) {
-  Worker* w = this_worker();
-  if (w != nullptr && w->current != nullptr && w->current != &w->g0 &&
-      w->current->stack.in_guard(info->si_addr)) {
+  const OverflowProbe probe = g_overflow_probe.load(std::memory_order_acquire);
+  OverflowSite site;
+  if (probe != nullptr && probe(info->si_addr, &site)) {
     char msg[192];
     int n = std::snprintf(msg, sizeof msg,
                           "fatal error: stack overflow in coroutine %llu (stack %zu KiB): "
                           "raise Config::stack_size\n",
-                          static_cast<unsigned long long>(w->current->id),
-                          static_cast<std::size_t>(w->current->stack.size >> 10));
+                          site.id, site.stack_bytes >> 10);
     write_all(msg, n > 0 ? static_cast<std::size_t>(n) : 0);
     _exit(kFatalExitCode);
   }
@@ -116,7 +115,8 @@ void panic_uncaught(unsigned long long id) noexcept {
   fatal("panic: coroutine %llu: uncaught exception %s", id, name);
 }
 
-void install_overflow_handler() {
+void install_overflow_handler(OverflowProbe probe) {
+  g_overflow_probe.store(probe, std::memory_order_release);
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction sa {};

@@ -4,6 +4,8 @@
 // stderr and exit with status 2, as Go's runtime does.
 #pragma once
 
+#include <cstddef>
+
 namespace corun::detail {
 
 inline constexpr int kFatalExitCode = 2;
@@ -21,10 +23,24 @@ inline constexpr int kFatalExitCode = 2;
 // Call it only from inside a catch block.
 [[noreturn]] void panic_uncaught(unsigned long long id) noexcept;
 
-// install_overflow_handler() makes a fault in a guard page report a stack
-// overflow naming the coroutine; the calling worker thread gets an
-// alternate signal stack. Idempotent per thread.
-void install_overflow_handler();
+// OverflowSite: the coroutine whose stack overflowed, as a report names it.
+struct OverflowSite {
+  unsigned long long id = 0;
+  std::size_t stack_bytes = 0;
+};
+
+// OverflowProbe: asked by the fault handler, on the faulting thread, whether
+// `addr` lies in the guard page of the coroutine running there; if so it
+// fills `site` and returns true. It runs in a signal handler: only
+// async-signal-safe work (no locks, no allocation). The scheduler supplies
+// it, so that this layer needs to know nothing of workers.
+using OverflowProbe = bool (*)(const void* addr, OverflowSite* site) noexcept;
+
+// install_overflow_handler() makes a fault in a guard page, as `probe` finds
+// it, report a stack overflow naming the coroutine; the calling worker
+// thread gets an alternate signal stack. Idempotent per thread (the probe
+// is the process's: the last one installed answers).
+void install_overflow_handler(OverflowProbe probe);
 void remove_overflow_handler_for_thread();
 
 }  // namespace corun::detail

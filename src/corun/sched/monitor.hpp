@@ -1,7 +1,9 @@
 // monitor.hpp: Monitor, the runtime's watchdog thread (Go's sysmon): it asks
 // coroutines that overstay their time slice to give up their worker, does
 // the same for a busy worker whose timers are overdue, and wakes a worker
-// for work queued behind a coroutine that keeps its own.
+// for work queued behind a coroutine that keeps its own. How it interrupts a
+// coroutine is preempt.cpp's business (preempt_signal.hpp); what it reads of
+// a worker is the switch count and `running` the worker publishes for it.
 #pragma once
 
 #include <atomic>
@@ -33,16 +35,16 @@ class Monitor {
   void check(std::int64_t now);
   void ask_to_switch(Worker& w, bool signal) noexcept;
 
+  // All set before the thread starts; then seen_ and the thread's own
+  // fields are the monitor thread's alone, and stop_word_ is how the
+  // destructor stops it.
   Scheduler& sched_;
   const std::int64_t slice_ns_;
   const std::int64_t period_ns_;
-  std::vector<Seen> seen_;
+  bool signal_ = false;     // SIGURG interrupts preemptible regions
+  std::vector<Seen> seen_;  // one per worker
   std::atomic<std::uint32_t> stop_word_{0};
   std::thread thread_;
 };
-
-// install_preempt_signal() installs the SIGURG handler (once per process);
-// false when asynchronous preemption is unavailable in this build.
-bool install_preempt_signal();
 
 }  // namespace corun::detail

@@ -1,5 +1,10 @@
-// scheduler.hpp: Scheduler and Worker, the runtime's G-M-P machinery.
-// The design essay is at the top of scheduler.cpp.
+// scheduler.hpp: Scheduler, what is shared between the runtime's workers
+// (worker.hpp): the global run queue, the idle and spinning workers, the
+// live count and the registry of live coroutines, shutdown. The design
+// essay is at the top of scheduler.cpp; the member functions are defined by
+// idea in scheduler.cpp (finding work, waking, switching), bookkeeping.cpp
+// (coroutine descriptors, ids, the live count, wait_all) and shutdown.cpp
+// (cancellation, stopping, deadlock reports).
 #pragma once
 
 #include <pthread.h>
@@ -12,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "corun/arch/sanitizers.hpp"
 #include "corun/config.hpp"
 #include "corun/diag/trace_recorder.hpp"
 #include "corun/memory/descriptor_depot.hpp"
@@ -20,98 +24,14 @@
 #include "corun/os/asymmetric_fence.hpp"
 #include "corun/os/futex.hpp"
 #include "corun/sched/coroutine.hpp"
+#include "corun/sched/live_registry.hpp"
 #include "corun/sched/run_queue.hpp"
 #include "corun/sched/timer_heap.hpp"
+#include "corun/sched/worker.hpp"
 
 namespace corun::detail {
 
-// kGlobalQueueInterval: Go checks the global queue first on every 61st
-// schedule, so it cannot starve behind busy local queues.
-inline constexpr std::uint32_t kGlobalQueueInterval = 61;
-
-// PostSwitch is what the execution switched to must do first on behalf of
-// the one that switched away, once that one's registers are saved: only then
-// may it be requeued, unlocked for its wakers, or freed.
 class Monitor;
-
-struct PostSwitch {
-  enum Kind : std::uint8_t { kNone, kRequeue, kPreempt, kUnlock, kExit };
-  Kind kind = kNone;
-  Coroutine* g = nullptr;
-  SpinLock* lock = nullptr;
-};
-
-// Worker is one of the `procs` logical processors (Go's P) together with the
-// OS thread that runs it (Go's M): there is no M/P split, so a worker blocked
-// in a system call holds its P (documented in the README).
-class Worker {
- public:
-  Worker(Scheduler& sched, int index);
-
-  Scheduler& sched;
-  const int index;
-
-  LocalRunQueue runq;
-  std::atomic<Coroutine*> runnext{nullptr};
-  // Thieves of runnext announce themselves here before taking it; until
-  // one does, the owner swaps the slot with plain instructions (see
-  // Scheduler::swap_runnext()).
-  std::atomic<std::uint32_t> runnext_thieves{0};
-  TimerHeap timers;
-
-  // has_local_work(): runnable coroutines wait in runq or runnext (a
-  // snapshot when read by other threads).
-  bool has_local_work() const noexcept {
-    return !runq.empty() || runnext.load(std::memory_order_seq_cst) != nullptr;
-  }
-
-  Coroutine g0;                    // the scheduling loop, on the thread's own stack
-  sanitizer::FiberStack g0_stack;  // (for AddressSanitizer)
-  Coroutine* current = nullptr;    // what runs now (g0 when scheduling)
-  PostSwitch post;
-  std::uint32_t tick = 0;  // scheduling rounds
-  std::uint32_t global_countdown =
-      kGlobalQueueInterval;  // rounds until the global queue goes first
-  // A chain of runnext hand-offs shares one time slice (runnext_slice_spent).
-  std::uint32_t runnext_streak = 0;  // consecutive picks from runnext
-  std::uint32_t runnext_check = 2;   // the streak length at which to read the clock next
-  std::int64_t runnext_since = 0;    // when the streak was first timed
-  void** eh_globals = nullptr;       // this thread's C++ exception state
-  std::uint64_t rng;
-
-  // Parking (guarded by Scheduler::idle_lock_ while in the idle list).
-  std::atomic<std::uint32_t> wake_word{0};
-  Worker* idle_next = nullptr;
-  bool in_idle_list = false;
-  bool spinning = false;
-
-  // Preemption (preempt.cpp): written by the owner, read by the monitor.
-  std::atomic<std::uint64_t> switches{0};
-  std::atomic<bool> running{false};           // a coroutine (not g0) runs
-  std::atomic<bool>* preempt_flag = nullptr;  // this thread's t_preempt_requested
-  pthread_t os_thread{};
-
-  // Set while the owner writes, with plain instructions, what a rarer side
-  // may also write: a parked coroutine's state in ready() (against
-  // shutdown) or the runnext slot (against thieves). Owner-written; the
-  // rare side waits it out (see Scheduler::ready() and swap_runnext()).
-  std::atomic<bool> plain_section{false};
-
-  // Batches of shared counters, so that spawning and exiting touch no
-  // cache line shared with other workers (Go's goidcache): ids handed out
-  // from [id_next, id_end), and this worker's share of Scheduler::live_
-  // (see count_spawn() in scheduler.cpp). Owner-written; live_credit is
-  // atomic only so that Runtime::live() may read it from elsewhere.
-  std::uint64_t id_next = 0;
-  std::uint64_t id_end = 0;
-  std::atomic<std::int64_t> live_credit{0};
-
-  std::vector<Stack> stack_cache;  // owner only
-  Coroutine* free_gs = nullptr;    // owner only: recycled descriptors
-  std::uint32_t nfree_gs = 0;
-
-  std::thread thread;
-};
 
 class Scheduler {
  public:
@@ -185,19 +105,11 @@ class Scheduler {
   static void coroutine_entry(void* arg);
 
  private:
-  Coroutine* pick_local(Worker& w) noexcept;
-  bool runnext_slice_spent(Worker& w) noexcept;
-  Coroutine* pick_global(Worker& w) noexcept;
   Coroutine* pick_next(Worker& w) noexcept;
   void drop_unstarted(Worker& w, Coroutine* g) noexcept;
   Coroutine* find_runnable(Worker& w);
   Coroutine* steal_work(Worker& w) noexcept;
   Coroutine* steal_from(Worker& w, Worker& victim, bool take_runnext) noexcept;
-  bool run_timers(Worker& w, std::int64_t now) noexcept;
-  void runq_put(Worker& w, Coroutine* g, bool next) noexcept;
-  Coroutine* swap_runnext(Worker& w, Coroutine* g) noexcept;
-  Coroutine* steal_runnext(Worker& victim, Coroutine* g) noexcept;
-  void runq_put_slow(Worker& w, Coroutine* g) noexcept;
   void ready_from_outside(Coroutine* g) noexcept;
   void leave_parked(Coroutine* g) noexcept;
   void wait_for_fast_wakers() noexcept;
@@ -220,15 +132,11 @@ class Scheduler {
   void live_sub(std::int64_t n) noexcept;
   std::vector<Coroutine*> take_released_waiters_locked() noexcept;
   static bool cancel_wait_all(Coroutine* g, void* self) noexcept;
-  void register_live(Coroutine* g, std::uint32_t shard) noexcept;
-  void unregister_live(Coroutine* g) noexcept;
   void request_cancellation() noexcept;
   void cancel_parked() noexcept;
   static bool try_pin(Coroutine* g) noexcept;
   void cancel_pinned(Coroutine* g) noexcept;
   void cancel_after_park(Coroutine* g, SpinLock& lock) noexcept;
-  bool chaos_roll(Worker& w, std::uint32_t one_in) noexcept;
-  void chaos_delay(Worker& w) noexcept;
   void trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept;
   void stop_workers() noexcept;
   void check_deadlock() noexcept;
@@ -251,18 +159,14 @@ class Scheduler {
   alignas(64) std::atomic<bool> shutting_down_{false};
   std::atomic<bool> stopping_{false};
   const std::int64_t start_ns_ = now_ns();  // the trace's zero
-  // chaos_: CORUN_CHAOS=<seed> in the environment injects random delays and
-  // scheduling decisions at scheduling points, to shake out races.
-  bool chaos_ = false;
   // fast_ready_: ready() on a worker may skip its CAS (asymmetric fence).
   const bool fast_ready_ = asymmetric_fence::available();
-  // fast_runnext_: owners swap runnext with plain instructions (asymmetric
-  // fence; with one worker there are no thieves and nothing to fence).
-  bool fast_runnext_ = false;
   std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
   std::unique_ptr<Monitor> monitor_;      // null with one worker and no time slice
 
-  // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning).
+  // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning):
+  // idle_head_ and the idle workers' idle_next/in_idle_list are guarded by
+  // idle_lock_; the counts are read without it.
   SpinLock idle_lock_;
   Worker* idle_head_ = nullptr;
   std::atomic<int> nidle_{0};
@@ -273,13 +177,9 @@ class Scheduler {
   std::atomic<int> outside_wakers_{0};  // in ready_from_outside()
   std::mutex deadlock_mu_;
 
-  // Registry of live coroutines: one shard per worker plus one for spawns
-  // from plain threads.
-  struct alignas(64) LiveShard {
-    SpinLock lock;
-    Coroutine* head = nullptr;
-  };
-  std::unique_ptr<LiveShard[]> shards_;
+  // Coroutines that have parked at least once: one shard per worker plus
+  // one spare (live_registry.hpp).
+  LiveRegistry registry_;
 
   // wait_all() waiters (guarded by all_done_lock_): plain threads and other
   // runtimes' coroutines, woken when live_ is zero, and this runtime's

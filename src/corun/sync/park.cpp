@@ -24,7 +24,7 @@ ThreadWaiter& thread_standin() noexcept {
 
 // running_coroutine() is the coroutine running on this thread, or null.
 Coroutine* running_coroutine(Worker* w) noexcept {
-  return (w != nullptr && w->current != &w->g0) ? w->current : nullptr;
+  return w != nullptr ? w->running_coroutine() : nullptr;
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ using detail::Worker;
 
 void yield() {
   Worker* w = detail::this_worker();
-  if (w == nullptr || w->current == &w->g0) {
+  if (w == nullptr || w->on_g0()) {
     std::this_thread::yield();
     return;
   }
@@ -145,7 +145,7 @@ struct SleepWait {
 // sleep_until_ns(): `when` is steady-clock nanoseconds (kForever: never).
 void sleep_until_ns(std::int64_t when) {
   Worker* w = detail::this_worker();
-  if (w == nullptr || w->current == &w->g0) {
+  if (w == nullptr || w->on_g0()) {
     std::this_thread::sleep_until(
         std::chrono::steady_clock::time_point(std::chrono::nanoseconds(when)));
     return;
