@@ -29,16 +29,27 @@ namespace corun::detail {
 // schedule, so it cannot starve behind busy local queues.
 inline constexpr std::uint32_t kGlobalQueueInterval = 61;
 
+// ParkArgs: a park() (corun/detail/park.hpp) as the scheduler gets it.
+struct ParkArgs {
+  ParkCommit commit;
+  void* commit_ctx;
+  WaitReason reason;
+  CancelFn cancel;
+  void* cancel_ctx;
+};
+
 // PostSwitch is what the execution switched to must do first on behalf of
 // the one that switched away, once that one's registers are saved: only then
 // may it be requeued, unlocked for its wakers, or freed.
 class Monitor;
 
 struct PostSwitch {
+  // kUnlock: g parked; run its commit step (park.hpp), commit(commit_ctx).
   enum Kind : std::uint8_t { kNone, kRequeue, kPreempt, kUnlock, kExit };
   Kind kind = kNone;
   Coroutine* g = nullptr;
-  SpinLock* lock = nullptr;
+  ParkCommit commit = nullptr;
+  void* commit_ctx = nullptr;
 };
 
 // Worker is one of the `procs` logical processors (Go's P) together with the
@@ -130,7 +141,7 @@ class Scheduler {
   // preempt() is yield() on the monitor's request; from a signal handler it
   // never throws.
   void preempt(Worker& w, bool from_signal);
-  void park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx);
+  void park(Worker& w, const ParkArgs& a);
   [[noreturn]] void exit_current(Worker& w);
 
   // ready() makes a parked coroutine runnable (Go's goready).
@@ -226,7 +237,7 @@ class Scheduler {
   void cancel_parked() noexcept;
   static bool try_pin(Coroutine* g) noexcept;
   void cancel_pinned(Coroutine* g) noexcept;
-  void cancel_after_park(Coroutine* g, SpinLock& lock) noexcept;
+  void cancel_after_park(Coroutine* g, ParkCommit commit, void* commit_ctx) noexcept;
   bool chaos_roll(Worker& w, std::uint32_t one_in) noexcept;
   void chaos_delay(Worker& w) noexcept;
   void trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept;
