@@ -14,12 +14,6 @@
 
 namespace corun {
 
-namespace detail {
-// block_forever() parks the caller for good (an operation on a nil
-// channel); only shutdown ends it, with corun::Cancelled.
-[[noreturn]] void block_forever(WaitReason reason);
-}  // namespace detail
-
 // TryRecv is the outcome of Channel<T>::try_recv(): a value (status kOk), or
 // why there is none.
 template <class T>
@@ -80,8 +74,10 @@ class Channel {
   // buffer has room. Throws std::logic_error if the channel is (or, while
   // waiting, becomes) closed.
   void send(T&& value) {
-    if (!core_) detail::block_forever(detail::WaitReason::kChanSend);
-    core_->send(std::addressof(value));
+    if (!core_) detail::park_forever(detail::WaitReason::kChanSend);
+    if (core_->send(std::addressof(value), true) == ChanStatus::kClosed) {
+      detail::ChanCore::throw_send_on_closed();
+    }
   }
   void send(const T& value) {
     T copy(value);
@@ -92,15 +88,15 @@ class Channel {
   // closed and its buffer drained (Go's `v, ok := <-ch` with ok == false).
   std::optional<T> recv() {
     std::optional<T> out;
-    if (!core_) detail::block_forever(detail::WaitReason::kChanReceive);
-    core_->recv(std::addressof(out));
+    if (!core_) detail::park_forever(detail::WaitReason::kChanReceive);
+    core_->recv(std::addressof(out), true);
     return out;
   }
 
   // try_send() sends only if it can without waiting: kOk (value moved from),
   // kWouldBlock or kClosed (value untouched; unlike send(), no exception).
   ChanStatus try_send(T&& value) {
-    return core_ ? core_->try_send(std::addressof(value)) : ChanStatus::kWouldBlock;
+    return core_ ? core_->send(std::addressof(value), false) : ChanStatus::kWouldBlock;
   }
   ChanStatus try_send(const T& value) {
     T copy(value);
@@ -110,7 +106,7 @@ class Channel {
   // try_recv() receives only if it can without waiting.
   TryRecv<T> try_recv() {
     TryRecv<T> r;
-    if (core_) r.status = core_->try_recv(std::addressof(r.value));
+    if (core_) r.status = core_->recv(std::addressof(r.value), false);
     return r;
   }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "corun/detail/park.hpp"
+#include "corun/detail/wait_queue.hpp"
 
 namespace corun {
 
@@ -26,13 +27,12 @@ class Mutex {
 
  private:
   struct Waiter;
-  static bool cancel_wait(detail::Coroutine* w, void* self) noexcept;
+  static bool cancel_wait(detail::Coroutine* w, void* waiter) noexcept;
   void lock_slow();
 
   std::atomic<std::uint32_t> state_{0};  // kLocked | kHasWaiters
   detail::SpinLock wait_lock_;
-  Waiter* head_ = nullptr;  // FIFO of waiters, guarded by wait_lock_
-  Waiter* tail_ = nullptr;
+  detail::WaitQueue<Waiter> waiters_;  // guarded by wait_lock_
 };
 
 }  // namespace corun

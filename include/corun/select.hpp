@@ -44,9 +44,6 @@ struct SelectResult {
 SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* scratch,
                          std::size_t n, bool has_default, std::int64_t timeout_ns);
 
-// select_no_cases() is `select {}`: blocks forever.
-[[noreturn]] void select_no_cases();
-
 enum class CaseKind : std::uint8_t { kChan, kDefault, kTimeout };
 
 struct NoHandler {};
@@ -235,7 +232,7 @@ requires(detail::SelectCaseType<Cases>&&...) std::size_t select(Cases&&... cases
   static_assert(detail::count_kind<Cases...>(detail::CaseKind::kTimeout) <= 1,
                 "corun::select: at most one timeout() case");
   if constexpr (sizeof...(Cases) == 0) {
-    detail::select_no_cases();
+    detail::park_forever(detail::WaitReason::kSelectNoCases);  // `select {}`
   } else {
     return detail::run_select(std::index_sequence_for<Cases...>{}, cases...);
   }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "corun/detail/park.hpp"
+#include "corun/detail/wait_queue.hpp"
 
 namespace corun {
 
@@ -30,7 +31,7 @@ class WaitGroup {
 
  private:
   struct Waiter;
-  static bool cancel_wait(detail::Coroutine* w, void* self) noexcept;
+  static bool cancel_wait(detail::Coroutine* w, void* waiter) noexcept;
   void release_waiters() noexcept;
 
   // state_: the counter (signed, high 32 bits) and the number of waiters
@@ -38,9 +39,8 @@ class WaitGroup {
   // in the same atomic operation whether anyone must be woken.
   std::atomic<std::uint64_t> state_{0};
   detail::SpinLock lock_;
-  Waiter* waiters_ = nullptr;  // guarded by lock_
-  std::uint32_t queued_ = 0;   // guarded by lock_: the length of waiters_
-  std::uint32_t passes_ = 0;   // guarded by lock_: released waiters not yet queued
+  detail::WaitQueue<Waiter> waiters_;  // guarded by lock_
+  std::uint32_t passes_ = 0;           // guarded by lock_: released waiters not yet queued
 };
 
 }  // namespace corun

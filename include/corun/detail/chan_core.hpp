@@ -27,6 +27,7 @@
 
 #include "corun/detail/park.hpp"
 #include "corun/detail/spin_lock.hpp"
+#include "corun/detail/wait_queue.hpp"
 
 namespace corun {
 
@@ -63,54 +64,33 @@ struct SelectWait;
 
 // ChanWaiter is one blocked operation on one channel (Go's sudog). A plain
 // send/recv has one; a blocked select has one per channel case, all pointing
-// at the select's SelectWait. Every field but `g`, `elem`, `sel`, `chan` and
-// `is_send` is guarded by `chan`'s lock.
-struct ChanWaiter {
+// at the select's SelectWait. The WaitLink and `success` are guarded by
+// `chan`'s lock; the other fields are set before it is queued.
+struct ChanWaiter : WaitLink {
   Coroutine* g = nullptr;
   void* elem = nullptr;  // send: the T to move from; receive: the optional<T> to fill
   SelectWait* sel = nullptr;
   ChanCore* chan = nullptr;
-  ChanWaiter* next = nullptr;
-  ChanWaiter* prev = nullptr;
   bool is_send = false;
-  bool queued = false;   // linked into chan's sendq/recvq
   bool success = false;  // set by the waker: true = a value moved, false = closed
 };
 
 // SelectWait is the state a blocked select shares between its waiters (Go's
 // g.selectDone plus g.param). The first party to win the CAS on `done` (a
 // channel operation, close, the timeout, or shutdown) completes the select;
-// the others skip its waiters.
+// the others skip its waiters. A waker can find the select's waiters only
+// once it is fully parked: the select holds every channel's lock until its
+// commit step (park.hpp) releases them.
 struct SelectWait {
   std::atomic<std::uint32_t> done{0};
   ChanWaiter* fired = nullptr;  // the waiter that completed it; null: timeout or cancel
   bool timed_out = false;       // completed by the timeout
-  // `lock` is held from before the first waiter is queued until the select
-  // is fully parked: a winner takes and releases it before unpark().
-  SpinLock lock;
 
   bool try_claim() noexcept {
     std::uint32_t expected = 0;
     return done.compare_exchange_strong(expected, 1, std::memory_order_acq_rel,
                                         std::memory_order_relaxed);
   }
-};
-
-// WaitQueue is a FIFO of ChanWaiters (Go's waitq).
-class WaitQueue {
- public:
-  bool empty() const noexcept { return first_ == nullptr; }
-  void enqueue(ChanWaiter* w) noexcept;
-  // dequeue() takes the first waiter that can still complete: a waiter of a
-  // select already completed by someone else is unlinked and skipped. A
-  // select waiter it returns has been claimed, and its `fired` set.
-  ChanWaiter* dequeue() noexcept;
-  // remove() unlinks `w` if it is still queued.
-  void remove(ChanWaiter* w) noexcept;
-
- private:
-  ChanWaiter* first_ = nullptr;
-  ChanWaiter* last_ = nullptr;
 };
 
 class ChanCore {
@@ -122,14 +102,15 @@ class ChanCore {
   ChanCore(const ChanCore&) = delete;
   ChanCore& operator=(const ChanCore&) = delete;
 
-  // send() moves *src (a T) into the channel, blocking until a receiver or a
-  // buffer slot takes it. Throws std::logic_error on a closed channel.
-  void send(void* src);
-  // recv() moves a value into *dst (an optional<T>); false when the channel
-  // is closed and drained (dst untouched).
-  bool recv(void* dst);
-  ChanStatus try_send(void* src);
-  ChanStatus try_recv(void* dst);
+  // send() moves *src (a T) into the channel (Go's chansend): kOk once a
+  // receiver or a buffer slot took it, kClosed on a closed channel (*src
+  // untouched), kWouldBlock when it would have to wait and `block` is false.
+  // With `block`, it waits instead, and a close meanwhile returns kClosed.
+  ChanStatus send(void* src, bool block);
+  // recv() moves a value into *dst (an optional<T>) (Go's chanrecv): kOk,
+  // kClosed once the channel is closed and drained (dst untouched), or
+  // kWouldBlock when it would have to wait and `block` is false.
+  ChanStatus recv(void* dst, bool block);
   void close();
 
   std::size_t len() const noexcept { return count_.load(std::memory_order_relaxed); }
@@ -137,35 +118,40 @@ class ChanCore {
 
   // The pieces select uses, all with lock_ held (`_locked`).
   SpinLock& lock() noexcept { return lock_; }
-  bool closed_locked() const noexcept { return closed_; }
-  bool can_buffer_locked() const noexcept { return count_.load(std::memory_order_relaxed) < cap_; }
-  bool has_buffered_locked() const noexcept { return count_.load(std::memory_order_relaxed) > 0; }
-  ChanWaiter* take_receiver_locked() noexcept { return recvq_.dequeue(); }
-  ChanWaiter* take_sender_locked() noexcept { return sendq_.dequeue(); }
-  void send_to_locked(ChanWaiter* receiver, void* src) noexcept;
-  void recv_from_locked(ChanWaiter* sender, void* dst) noexcept;
-  void buffer_put_locked(void* src) noexcept;
-  void buffer_take_locked(void* dst) noexcept;
-  void enqueue_locked(ChanWaiter* w) noexcept { (w->is_send ? sendq_ : recvq_).enqueue(w); }
+  // send_locked()/recv_locked() are the step of send()/recv() that does not
+  // wait (select's poll): kOk, kClosed or kWouldBlock as above. A waiter
+  // they completed is returned in *woken, to be woken with wake() once the
+  // lock is released.
+  ChanStatus send_locked(void* src, ChanWaiter** woken) noexcept;
+  ChanStatus recv_locked(void* dst, ChanWaiter** woken) noexcept;
+  void enqueue_locked(ChanWaiter* w) noexcept { (w->is_send ? sendq_ : recvq_).push_back(w); }
   void remove_locked(ChanWaiter* w) noexcept { (w->is_send ? sendq_ : recvq_).remove(w); }
 
   // wake() makes a waiter dequeued under the lock runnable; call it after
   // releasing the lock.
-  static void wake(ChanWaiter* w) noexcept;
+  static void wake(ChanWaiter* w) noexcept { unpark(w->g); }  // `w` may be gone once g runs
 
   [[noreturn]] static void throw_send_on_closed();
 
  private:
   void* slot(std::size_t i) const noexcept { return ring_ + i * slot_size_; }
   static bool cancel_wait(Coroutine* g, void* waiter) noexcept;
+  static ChanWaiter* dequeue(WaitQueue<ChanWaiter>& q) noexcept;
+  void send_to_locked(ChanWaiter* receiver, void* src) noexcept;
+  void recv_from_locked(ChanWaiter* sender, void* dst) noexcept;
+  bool closed_locked() const noexcept { return closed_; }
+  bool can_buffer_locked() const noexcept { return count_.load(std::memory_order_relaxed) < cap_; }
+  bool has_buffered_locked() const noexcept { return count_.load(std::memory_order_relaxed) > 0; }
+  void buffer_put_locked(void* src) noexcept;
+  void buffer_take_locked(void* dst) noexcept;
 
   SpinLock lock_;
   bool closed_ = false;                // guarded by lock_
   std::atomic<std::size_t> count_{0};  // buffered values; written under lock_
   std::size_t recvx_ = 0;              // next slot to receive from
   std::size_t sendx_ = 0;              // next slot to send into
-  WaitQueue recvq_;
-  WaitQueue sendq_;
+  WaitQueue<ChanWaiter> recvq_;
+  WaitQueue<ChanWaiter> sendq_;
   const std::size_t cap_;
   const std::size_t slot_size_;
   const std::size_t slot_align_;

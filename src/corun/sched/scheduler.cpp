@@ -29,9 +29,10 @@
 // runnable coroutine of its worker when there is one (one context switch,
 // no detour through g0); only when the worker has nothing local does it
 // switch to g0, which may steal or sleep. Whatever must happen to the
-// coroutine that switched away (requeue it, release the lock its wakers
-// take, free it) happens in PostSwitch on the other side of the switch,
-// once its registers are saved: nobody can resume a half-saved coroutine.
+// coroutine that switched away (requeue it, run its park commit step, which
+// releases the lock its wakers take, free it) happens in PostSwitch on the
+// other side of the switch, once its registers are saved: nobody can resume
+// a half-saved coroutine.
 //
 // # Finding work, spinning and parking (the invariants)
 // An idle worker (find_runnable) tries, in order: runnext, local ring,
@@ -689,9 +690,9 @@ void Scheduler::run_post(Worker& w) noexcept {
       break;
     case PostSwitch::kUnlock:
       if (shutting_down() && p.g->cancel_fn != nullptr) {
-        cancel_after_park(p.g, *p.lock);
+        cancel_after_park(p.g, p.commit, p.commit_ctx);
       } else {
-        p.lock->unlock();
+        p.commit(p.commit_ctx);
       }
       break;
     case PostSwitch::kExit:
@@ -721,7 +722,7 @@ CORUN_NO_TSAN_FRAME void Scheduler::coroutine_entry(void* arg) {
 
 CORUN_NO_TSAN_FRAME void Scheduler::exit_current(Worker& w) {
   Coroutine* g = w.current;
-  w.post = PostSwitch{PostSwitch::kExit, g, nullptr};
+  w.post = PostSwitch{PostSwitch::kExit, g};
   Coroutine* next = pick_next(w);
   switch_to(w, g, next != nullptr ? next : &w.g0);
   __builtin_unreachable();
@@ -757,22 +758,22 @@ void Scheduler::give_up(Worker& w, PostSwitch::Kind why) {
   Coroutine* next = pick_next(w);
   if (next == nullptr && !w.timers.empty() && w.run_timers(now_ns())) next = pick_next(w);
   if (next == nullptr) return;
-  w.post = PostSwitch{why, g, nullptr};
+  w.post = PostSwitch{why, g};
   switch_to(w, g, next);
   run_post(*this_worker());
 }
 
-void Scheduler::park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx) {
+void Scheduler::park(Worker& w, const ParkArgs& a) {
   Coroutine* g = w.current;
   if (w.chaos_roll(8)) w.chaos_delay();  // widens the window wakers race in
   if (g->preempt_depth > 0) fatal("blocking call inside a corun::PreemptibleRegion");
   if (!g->registered) registry_.add(g, static_cast<std::uint32_t>(w.index));
-  g->wait_reason = reason;
-  g->cancel_fn = cancel;
-  g->cancel_ctx = ctx;
+  g->wait_reason = a.reason;
+  g->cancel_fn = a.cancel;
+  g->cancel_ctx = a.cancel_ctx;
   // Release: cancel_parked() reads cancel_fn/ctx after its CAS on state.
   g->state.store(CoState::kParked, std::memory_order_release);
-  w.post = PostSwitch{PostSwitch::kUnlock, g, &lock};
+  w.post = PostSwitch{PostSwitch::kUnlock, g, a.commit, a.commit_ctx};
   Coroutine* next = pick_next(w);
   switch_to(w, g, next != nullptr ? next : &w.g0);
   run_post(*this_worker());

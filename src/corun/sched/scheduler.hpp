@@ -33,6 +33,15 @@ namespace corun::detail {
 
 class Monitor;
 
+// ParkArgs: a park() (corun/detail/park.hpp) as the scheduler gets it.
+struct ParkArgs {
+  ParkCommit commit;
+  void* commit_ctx;
+  WaitReason reason;
+  CancelFn cancel;
+  void* cancel_ctx;
+};
+
 class Scheduler {
  public:
   explicit Scheduler(const Config& config);
@@ -50,7 +59,7 @@ class Scheduler {
   // preempt() is yield() on the monitor's request; from a signal handler it
   // never throws.
   void preempt(Worker& w, bool from_signal);
-  void park(Worker& w, SpinLock& lock, WaitReason reason, CancelFn cancel, void* ctx);
+  void park(Worker& w, const ParkArgs& a);
   [[noreturn]] void exit_current(Worker& w);
 
   // ready() makes a parked coroutine runnable (Go's goready).
@@ -136,7 +145,7 @@ class Scheduler {
   void cancel_parked() noexcept;
   static bool try_pin(Coroutine* g) noexcept;
   void cancel_pinned(Coroutine* g) noexcept;
-  void cancel_after_park(Coroutine* g, SpinLock& lock) noexcept;
+  void cancel_after_park(Coroutine* g, ParkCommit commit, void* commit_ctx) noexcept;
   void trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept;
   void stop_workers() noexcept;
   void check_deadlock() noexcept;

@@ -70,12 +70,12 @@ void Scheduler::cancel_pinned(Coroutine* g) noexcept {
 // at once by its own worker, right after the switch. Left to the sweep alone
 // (every 2 ms, from another thread), coroutines that keep waking each other
 // took up to seconds to be caught parked and still queued: a channel
-// ping-pong pair is inside a hand-off nearly all the time. g is pinned while
-// the wait's lock is still held, so it is still queued and cannot have run
-// (and exited) meanwhile.
-void Scheduler::cancel_after_park(Coroutine* g, SpinLock& lock) noexcept {
+// ping-pong pair is inside a hand-off nearly all the time. g is pinned
+// before its commit step runs (park.hpp), while no waker can find it yet, so
+// it is still queued and cannot have run (and exited) meanwhile.
+void Scheduler::cancel_after_park(Coroutine* g, ParkCommit commit, void* commit_ctx) noexcept {
   const bool pinned = try_pin(g);
-  lock.unlock();
+  commit(commit_ctx);
   if (pinned) cancel_pinned(g);  // (not pinned: the sweep has it)
 }
 

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "corun/arch/sanitizers.hpp"
+#include "corun/detail/park.hpp"
 #include "corun/detail/spin_lock.hpp"
 #include "corun/memory/stack_pool.hpp"
 #include "corun/os/plain_section.hpp"
@@ -62,10 +63,12 @@ inline constexpr std::uint32_t kRunnextMaxInterval = 16;
 // the one that switched away, once that one's registers are saved: only then
 // may it be requeued, unlocked for its wakers, or freed.
 struct PostSwitch {
+  // kUnlock: g parked; run its commit step (park.hpp), commit(commit_ctx).
   enum Kind : std::uint8_t { kNone, kRequeue, kPreempt, kUnlock, kExit };
   Kind kind = kNone;
   Coroutine* g = nullptr;
-  SpinLock* lock = nullptr;
+  ParkCommit commit = nullptr;
+  void* commit_ctx = nullptr;
 };
 
 // WorkerSetup: what a worker's queues need from the runtime's configuration,

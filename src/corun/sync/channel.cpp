@@ -1,12 +1,13 @@
 // channel.cpp: ChanCore (see corun/detail/chan_core.hpp), Go's
-// runtime/chan.go in C++.
+// runtime/chan.go in C++: one send(block) and one recv(block), whose
+// non-waiting step (send_locked/recv_locked) select's poll shares.
 //
 // Locking: every queue and the ring are guarded by the channel's SpinLock. A
-// blocking operation queues its waiter and parks with that lock held; park()
-// releases it only once the coroutine has fully switched out, so whoever
-// takes the lock and finds the waiter may wake it at once. A waker dequeues
-// the waiter, moves the value, releases the lock and only then unparks (a
-// waiter of a select: after the select's own lock, see SelectWait).
+// blocking operation queues its waiter and parks with that lock held; park()'s
+// commit step releases it only once the coroutine has fully switched out, so
+// whoever takes the lock and finds the waiter may wake it at once. A waker
+// dequeues the waiter, moves the value, releases the lock and only then
+// unparks.
 #include "corun/channel.hpp"
 
 #include <limits>
@@ -16,40 +17,11 @@
 
 namespace corun::detail {
 
-// ---------------------------------------------------------------------------
-// WaitQueue
-
-void WaitQueue::enqueue(ChanWaiter* w) noexcept {
-  w->next = nullptr;
-  w->prev = last_;
-  if (last_ != nullptr) {
-    last_->next = w;
-  } else {
-    first_ = w;
-  }
-  last_ = w;
-  w->queued = true;
-}
-
-void WaitQueue::remove(ChanWaiter* w) noexcept {
-  if (!w->queued) return;
-  if (w->prev != nullptr) {
-    w->prev->next = w->next;
-  } else {
-    first_ = w->next;
-  }
-  if (w->next != nullptr) {
-    w->next->prev = w->prev;
-  } else {
-    last_ = w->prev;
-  }
-  w->next = w->prev = nullptr;
-  w->queued = false;
-}
-
-ChanWaiter* WaitQueue::dequeue() noexcept {
-  while (ChanWaiter* w = first_) {
-    remove(w);
+// dequeue() takes the first waiter of `q` that can still complete: a waiter
+// of a select already completed by someone else is unlinked and skipped. A
+// select waiter it returns has been claimed, and its `fired` set.
+ChanWaiter* ChanCore::dequeue(WaitQueue<ChanWaiter>& q) noexcept {
+  while (ChanWaiter* w = q.pop_front()) {
     if (w->sel != nullptr) {
       // The select may have been completed through another of its cases (it
       // then unlinks its other waiters itself, under their locks, but may not
@@ -130,125 +102,81 @@ void ChanCore::buffer_take_locked(void* dst) noexcept {
   count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
-void ChanCore::wake(ChanWaiter* w) noexcept {
-  Coroutine* g = w->g;
-  if (SelectWait* sel = w->sel) {
-    // The select may still be on its way into park(): wait until it is out.
-    sel->lock.lock();
-    sel->lock.unlock();
-  }
-  unpark(g);  // `w` may be gone once g runs
-}
-
 bool ChanCore::cancel_wait(Coroutine*, void* waiter) noexcept {
   auto* w = static_cast<ChanWaiter*>(waiter);
   ChanCore* c = w->chan;
   c->lock_.lock();
-  const bool queued = w->queued;
-  c->remove_locked(w);
+  const bool removed = (w->is_send ? c->sendq_ : c->recvq_).remove(w);
   c->lock_.unlock();
-  return queued;
+  return removed;
 }
 
-void ChanCore::send(void* src) {
-  cancellation_point();
-  lock_.lock();
-  if (closed_) {
-    lock_.unlock();
-    throw_send_on_closed();
-  }
-  if (ChanWaiter* r = recvq_.dequeue()) {
+ChanStatus ChanCore::send_locked(void* src, ChanWaiter** woken) noexcept {
+  if (closed_) return ChanStatus::kClosed;
+  if (ChanWaiter* r = dequeue(recvq_)) {
     send_to_locked(r, src);
-    lock_.unlock();
-    wake(r);
-    return;
+    *woken = r;
+    return ChanStatus::kOk;
   }
   if (can_buffer_locked()) {
     buffer_put_locked(src);
+    return ChanStatus::kOk;
+  }
+  return ChanStatus::kWouldBlock;
+}
+
+ChanStatus ChanCore::recv_locked(void* dst, ChanWaiter** woken) noexcept {
+  if (closed_) {
+    if (!has_buffered_locked()) return ChanStatus::kClosed;
+  } else if (ChanWaiter* s = dequeue(sendq_)) {
+    recv_from_locked(s, dst);
+    *woken = s;
+    return ChanStatus::kOk;
+  }
+  if (has_buffered_locked()) {
+    buffer_take_locked(dst);
+    return ChanStatus::kOk;
+  }
+  return ChanStatus::kWouldBlock;
+}
+
+ChanStatus ChanCore::send(void* src, bool block) {
+  cancellation_point();
+  lock_.lock();
+  ChanWaiter* woken = nullptr;
+  const ChanStatus st = send_locked(src, &woken);
+  if (st != ChanStatus::kWouldBlock || !block) {
     lock_.unlock();
-    return;
+    if (woken != nullptr) wake(woken);
+    return st;
   }
   ChanWaiter me;
   me.g = current_waiter();
   me.elem = src;
   me.chan = this;
   me.is_send = true;
-  sendq_.enqueue(&me);
+  sendq_.push_back(&me);
   park(lock_, WaitReason::kChanSend, &ChanCore::cancel_wait, &me);
-  if (!me.success) throw_send_on_closed();  // woken by close()
+  return me.success ? ChanStatus::kOk : ChanStatus::kClosed;  // not success: woken by close()
 }
 
-bool ChanCore::recv(void* dst) {
+ChanStatus ChanCore::recv(void* dst, bool block) {
   cancellation_point();
   lock_.lock();
-  if (closed_) {
-    if (!has_buffered_locked()) {
-      lock_.unlock();
-      return false;
-    }
-  } else if (ChanWaiter* s = sendq_.dequeue()) {
-    recv_from_locked(s, dst);
+  ChanWaiter* woken = nullptr;
+  const ChanStatus st = recv_locked(dst, &woken);
+  if (st != ChanStatus::kWouldBlock || !block) {
     lock_.unlock();
-    wake(s);
-    return true;
-  }
-  if (has_buffered_locked()) {
-    buffer_take_locked(dst);
-    lock_.unlock();
-    return true;
+    if (woken != nullptr) wake(woken);
+    return st;
   }
   ChanWaiter me;
   me.g = current_waiter();
   me.elem = dst;
   me.chan = this;
-  recvq_.enqueue(&me);
+  recvq_.push_back(&me);
   park(lock_, WaitReason::kChanReceive, &ChanCore::cancel_wait, &me);
-  return me.success;
-}
-
-ChanStatus ChanCore::try_send(void* src) {
-  cancellation_point();
-  lock_.lock();
-  if (closed_) {
-    lock_.unlock();
-    return ChanStatus::kClosed;
-  }
-  if (ChanWaiter* r = recvq_.dequeue()) {
-    send_to_locked(r, src);
-    lock_.unlock();
-    wake(r);
-    return ChanStatus::kOk;
-  }
-  if (can_buffer_locked()) {
-    buffer_put_locked(src);
-    lock_.unlock();
-    return ChanStatus::kOk;
-  }
-  lock_.unlock();
-  return ChanStatus::kWouldBlock;
-}
-
-ChanStatus ChanCore::try_recv(void* dst) {
-  cancellation_point();
-  lock_.lock();
-  if (closed_) {
-    if (!has_buffered_locked()) {
-      lock_.unlock();
-      return ChanStatus::kClosed;
-    }
-  } else if (ChanWaiter* s = sendq_.dequeue()) {
-    recv_from_locked(s, dst);
-    lock_.unlock();
-    wake(s);
-    return ChanStatus::kOk;
-  }
-  if (has_buffered_locked()) {
-    buffer_take_locked(dst);
-    lock_.unlock();
-    return ChanStatus::kOk;
-  }
-  lock_.unlock();
-  return ChanStatus::kWouldBlock;
+  return me.success ? ChanStatus::kOk : ChanStatus::kClosed;
 }
 
 void ChanCore::close() {
@@ -262,8 +190,8 @@ void ChanCore::close() {
   // buffer is empty; senders will throw), then wake them outside the lock.
   // The dequeued waiters are chained through their now unused `next`.
   ChanWaiter* woken = nullptr;
-  for (WaitQueue* q : {&recvq_, &sendq_}) {
-    while (ChanWaiter* w = q->dequeue()) {
+  for (WaitQueue<ChanWaiter>* q : {&recvq_, &sendq_}) {
+    while (ChanWaiter* w = dequeue(*q)) {
       w->success = false;
       w->next = woken;
       woken = w;
@@ -271,27 +199,10 @@ void ChanCore::close() {
   }
   lock_.unlock();
   while (woken != nullptr) {
-    ChanWaiter* next = woken->next;  // read before the waiter can run
+    auto* next = static_cast<ChanWaiter*>(woken->next);  // read before the waiter can run
     wake(woken);
     woken = next;
   }
-}
-
-void block_forever(WaitReason reason) {
-  SpinLock lock;
-  lock.lock();
-  // Shutdown's cancel: requeue it only once it is fully parked (park
-  // releases `lock` after the switch), not before its registers are saved.
-  park(
-      lock, reason,
-      [](Coroutine*, void* l) noexcept {
-        static_cast<SpinLock*>(l)->lock();
-        static_cast<SpinLock*>(l)->unlock();
-        return true;
-      },
-      &lock);
-  // Only shutdown wakes it, and park() then throws Cancelled.
-  throw Cancelled{};
 }
 
 }  // namespace corun::detail

@@ -17,11 +17,11 @@ constexpr std::int64_t kStarvationNs = 1'000'000;
 constexpr int kSpins = 64;
 }  // namespace
 
-struct Mutex::Waiter {
+struct Mutex::Waiter : detail::WaitLink {
+  Waiter(Mutex* m, detail::Coroutine* g, std::int64_t t) : mutex(m), who(g), since(t) {}
+  Mutex* mutex;
   detail::Coroutine* who;
   std::int64_t since;
-  Waiter* next = nullptr;
-  Waiter* prev = nullptr;
   bool handed_off = false;
 };
 
@@ -45,7 +45,7 @@ void Mutex::lock_slow() {
     if (try_lock()) return;
     detail::cpu_relax();
   }
-  Waiter me{detail::current_waiter(), detail::now_ns()};
+  Waiter me(this, detail::current_waiter(), detail::now_ns());
   for (;;) {
     wait_lock_.lock();
     std::uint32_t s = state_.load(std::memory_order_relaxed);
@@ -59,15 +59,8 @@ void Mutex::lock_slow() {
       wait_lock_.unlock();
       continue;
     }
-    me.next = nullptr;
-    me.prev = tail_;
-    if (tail_ != nullptr) {
-      tail_->next = &me;
-    } else {
-      head_ = &me;
-    }
-    tail_ = &me;
-    detail::park(wait_lock_, detail::WaitReason::kMutex, &Mutex::cancel_wait, this);
+    waiters_.push_back(&me);
+    detail::park(wait_lock_, detail::WaitReason::kMutex, &Mutex::cancel_wait, &me);
     if (me.handed_off) {
       std::atomic_thread_fence(std::memory_order_acquire);
       return;
@@ -83,16 +76,8 @@ void Mutex::unlock() {
   // next may unlock and destroy it at once, so the release of kLocked is the
   // last access to *this (the waiter woken after it lives on its own stack).
   wait_lock_.lock();
-  Waiter* w = head_;
-  if (w != nullptr) {
-    head_ = w->next;
-    if (head_ != nullptr) {
-      head_->prev = nullptr;
-    } else {
-      tail_ = nullptr;
-    }
-  }
-  const std::uint32_t more = head_ != nullptr ? kHasWaiters : 0;
+  Waiter* w = waiters_.pop_front();
+  const std::uint32_t more = !waiters_.empty() ? kHasWaiters : 0;
   const bool hand_off = w != nullptr && detail::now_ns() - w->since > kStarvationNs;
   if (hand_off) w->handed_off = true;  // starving: ownership passes straight to it
   state_.store(kLocked | more, std::memory_order_release);
@@ -102,25 +87,13 @@ void Mutex::unlock() {
   if (who != nullptr) detail::unpark(who);
 }
 
-bool Mutex::cancel_wait(detail::Coroutine* who, void* self) noexcept {
-  auto* m = static_cast<Mutex*>(self);
+bool Mutex::cancel_wait(detail::Coroutine*, void* waiter) noexcept {
+  auto* w = static_cast<Waiter*>(waiter);
+  Mutex* m = w->mutex;
   m->wait_lock_.lock();
-  Waiter* w = m->head_;
-  while (w != nullptr && w->who != who) w = w->next;
-  if (w != nullptr) {
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      m->head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      m->tail_ = w->prev;
-    }
-  }
+  const bool removed = m->waiters_.remove(w);
   m->wait_lock_.unlock();
-  return w != nullptr;
+  return removed;
 }
 
 }  // namespace corun

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "corun/detail/deadline.hpp"
+#include "corun/errors.hpp"
 #include "corun/os/futex.hpp"
 #include "corun/sched/coroutine.hpp"
 #include "corun/sched/scheduler.hpp"
@@ -60,24 +61,69 @@ Coroutine* current_waiter() noexcept {
 
 std::uint64_t waiter_id(const Coroutine* w) noexcept { return w->is_thread ? 0 : w->id; }
 
-void park(SpinLock& lock, WaitReason reason, CancelFn cancel, void* cancel_ctx) {
-  Worker* w = this_worker();
-  if (running_coroutine(w) != nullptr) {
-    w->sched.park(*w, lock, reason, cancel, cancel_ctx);
-    return;
-  }
-  // A plain thread: block on the stand-in's futex word.
+namespace {
+
+// park_thread() is park() for a plain thread: it blocks on the stand-in's
+// futex word. Out of line, so that a coroutine's park() stays small.
+__attribute__((noinline)) void park_thread(ParkCommit commit, void* commit_ctx, WaitReason reason,
+                                           const ThreadDeadline* deadline) {
   ThreadWaiter& t = thread_standin();
   t.wait_reason = reason;
   t.futex_word.store(0, std::memory_order_relaxed);
-  Scheduler* s = attached_scheduler();
+  Scheduler* s = deadline == nullptr ? attached_scheduler() : nullptr;
   t.blocked_in = s;
   if (s != nullptr) s->external_block_begin();
   t.state.store(CoState::kParked, std::memory_order_release);
-  lock.unlock();
+  commit(commit_ctx);
   if (s != nullptr) s->maybe_check_deadlock();
-  while (t.futex_word.load(std::memory_order_acquire) == 0) futex_wait(t.futex_word, 0);
+  while (t.futex_word.load(std::memory_order_acquire) == 0) {
+    if (deadline == nullptr) {
+      futex_wait(t.futex_word, 0);
+      continue;
+    }
+    const std::int64_t left = deadline->when - now_ns();
+    if (left > 0) {
+      futex_wait(t.futex_word, 0, left);
+      continue;
+    }
+    if (deadline->expire(deadline->ctx)) {
+      t.state.store(CoState::kRunnable, std::memory_order_relaxed);
+      break;
+    }
+    deadline = nullptr;  // a waker won: it is about to unpark this thread
+  }
   t.wait_reason = WaitReason::kNone;
+}
+
+}  // namespace
+
+void park(ParkCommit commit, void* commit_ctx, WaitReason reason, CancelFn cancel, void* cancel_ctx,
+          const ThreadDeadline* deadline) {
+  const ParkArgs args{commit, commit_ctx, reason, cancel, cancel_ctx};
+  Worker* w = this_worker();
+  if (running_coroutine(w) != nullptr) {
+    w->sched.park(*w, args);
+    return;
+  }
+  park_thread(commit, commit_ctx, reason, deadline);
+}
+
+void park_forever(WaitReason reason) {
+  SpinLock lock;
+  lock.lock();
+  // Shutdown's cancel: requeue it only once it is fully parked (the commit
+  // releases `lock` after the switch), not before its registers are saved.
+  park(
+      lock, reason,
+      [](Coroutine*, void* l) noexcept {
+        static_cast<SpinLock*>(l)->lock();
+        static_cast<SpinLock*>(l)->unlock();
+        return true;
+      },
+      &lock);
+  // Only shutdown wakes a coroutine, and park() then throws Cancelled; a
+  // plain thread is never woken.
+  throw Cancelled{};
 }
 
 void unpark(Coroutine* g) noexcept {
@@ -110,34 +156,28 @@ void yield() {
 
 namespace {
 
-// SleepWait: a sleeping coroutine's timer. `lock` is held from before the
-// timer is armed until the coroutine is fully parked, so a timer firing on
-// another worker cannot wake it too early.
+// SleepWait: a sleeping coroutine's timer, armed by park()'s commit step
+// (Go's resetForSleep), so it cannot fire before the sleeper is fully parked.
 struct SleepWait {
   detail::Timer timer;
   detail::TimerHeap* heap = nullptr;
-  detail::SpinLock lock;
 
-  static void fire(detail::Timer* t) {
-    auto* self = reinterpret_cast<SleepWait*>(t);  // timer is the first member
-    Coroutine* g = t->waiter;
-    self->lock.lock();
-    self->lock.unlock();
-    detail::unpark(g);  // `self` may be gone once g runs
+  static void arm(void* ctx) noexcept {
+    auto* self = static_cast<SleepWait*>(ctx);
+    self->heap->lock().lock();
+    self->heap->push_locked(&self->timer);
+    self->heap->lock().unlock();
   }
 
+  static void fire(detail::Timer* t) { detail::unpark(t->waiter); }  // `t` may be gone then
+
+  // cancel(): false when the timer fired (it wakes the sleeper) or is not
+  // armed yet (the next shutdown sweep tries again).
   static bool cancel(Coroutine*, void* ctx) noexcept {
     auto* self = static_cast<SleepWait*>(ctx);
     self->heap->lock().lock();
-    bool removed = self->heap->remove_locked(&self->timer);
+    const bool removed = self->heap->remove_locked(&self->timer);
     self->heap->lock().unlock();
-    if (removed) {
-      // As fire(): the sleeper may be requeued only once it is fully parked
-      // (park releases `lock` after the switch), or another worker could
-      // resume it before its registers are saved.
-      self->lock.lock();
-      self->lock.unlock();
-    }
     return removed;
   }
 };
@@ -155,12 +195,9 @@ void sleep_until_ns(std::int64_t when) {
   sw.timer.when = when;
   sw.timer.fire = &SleepWait::fire;
   sw.timer.waiter = w->current;
+  // The commit runs on this worker, right after the switch.
   sw.heap = &w->timers;
-  sw.lock.lock();
-  sw.heap->lock().lock();
-  sw.heap->push_locked(&sw.timer);
-  sw.heap->lock().unlock();
-  w->sched.park(*w, sw.lock, detail::WaitReason::kSleep, &SleepWait::cancel, &sw);
+  detail::park(&SleepWait::arm, &sw, detail::WaitReason::kSleep, &SleepWait::cancel, &sw);
 }
 
 }  // namespace

@@ -3,28 +3,26 @@
 // 1. Poll: lock every channel of the select, in address order (duplicates
 //    once), so two selects over the same channels never deadlock; visit the
 //    cases in a random order (Go's pollorder: fairness) and take the first
-//    that can proceed now.
-// 2. Block: queue one waiter per case, all sharing one SelectWait, arm the
-//    timeout, release the channels and park. A select parks holding only its
-//    own SelectWait::lock (park() releases one lock): the channels are
-//    released first, so a waker may find a waiter before the select is fully
-//    parked. Every waker therefore claims the select (a CAS on `done`, which
-//    exactly one party wins), finishes its transfer under the channel's lock,
-//    and takes and releases SelectWait::lock before unpark(): that lock is
-//    released only once the select has switched out.
+//    that can proceed now (the channel's own send_locked/recv_locked).
+// 2. Block: queue one waiter per case, all sharing one SelectWait, and park
+//    with the channels still locked. park()'s commit step (Go's
+//    selparkcommit) releases them once the select is fully parked, and arms
+//    the timeout, so no waker can find the select half-parked. Every waker
+//    claims the select (a CAS on `done`, which exactly one party wins) and
+//    finishes its transfer under the channel's lock before it unparks.
 // 3. Wake: lock the channels again and unlink the waiters that are still
 //    queued (a waker that lost the claim unlinks the one it found itself).
 //
 // The timeout is a Timer on the worker's TimerHeap whose firing claims the
-// select like any waker. A plain thread has no worker: it waits on its futex
-// with a deadline instead and claims the select itself when it expires.
+// select like any waker. A plain thread has no worker: park() waits on its
+// futex with a deadline instead, and the thread claims the select itself
+// when it expires.
 #include "corun/select.hpp"
 
 #include <algorithm>
 #include <cstdint>
 
 #include "corun/detail/deadline.hpp"
-#include "corun/os/futex.hpp"
 #include "corun/sched/coroutine.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sched/timer_heap.hpp"
@@ -80,7 +78,7 @@ void unlock_all(const SelectCase* cases, const std::uint16_t* order, std::size_t
 // SelectTimer: the timeout of a select blocked in a coroutine.
 struct SelectTimer : Timer {
   SelectWait* sel = nullptr;
-  TimerHeap* heap = nullptr;
+  TimerHeap* heap = nullptr;  // null until armed
   // Set when a firing that lost the claim is done with this timer.
   std::atomic<bool> fire_done{false};
 
@@ -94,15 +92,11 @@ struct SelectTimer : Timer {
     }
     sel->fired = nullptr;
     sel->timed_out = true;
-    sel->lock.lock();  // wait until the select is fully parked
-    sel->lock.unlock();
-    unpark(g);
+    unpark(g);  // armed by the commit step: g is fully parked
   }
 
-  void arm(Coroutine* g, std::int64_t timeout_ns) {
-    when = deadline_after(now_ns(), timeout_ns);
-    fire = &SelectTimer::on_fire;
-    waiter = g;
+  // arm() runs in the commit step, on the worker the select parked on.
+  void arm() noexcept {
     heap = &this_worker()->timers;
     heap->lock().lock();
     heap->push_locked(this);
@@ -110,8 +104,10 @@ struct SelectTimer : Timer {
   }
 
   // disarm() returns once the timer can no longer touch the select: removed
-  // from its heap, or its (losing) firing finished.
+  // from its heap, or its (losing) firing finished. Never armed (cancelled
+  // before its commit step ran): nothing to do.
   void disarm() noexcept {
+    if (heap == nullptr) return;
     heap->lock().lock();
     const bool removed = heap->remove_locked(this);
     heap->lock().unlock();
@@ -122,62 +118,46 @@ struct SelectTimer : Timer {
   }
 };
 
-bool cancel_select(Coroutine*, void* ctx) noexcept {
-  auto* sel = static_cast<SelectWait*>(ctx);
-  if (!sel->try_claim()) return false;  // a waker won: it will unpark
-  sel->fired = nullptr;
-  sel->lock.lock();  // the runtime may requeue it only once it is fully parked
-  sel->lock.unlock();
-  return true;  // its waiters are unlinked by the select itself, as it unwinds
-}
+// Parked: what park()'s callbacks share (the commit step, shutdown's
+// cancel, a plain thread's deadline).
+struct Parked {
+  const SelectCase* cases;
+  const std::uint16_t* lockorder;
+  std::size_t m;
+  SelectWait* sel;
+  SelectTimer* timer;  // null: no timeout, or a plain thread's
 
-// park_thread_until() is park() for a plain thread with a deadline: the
-// thread claims the select itself when the deadline passes. A thread that
-// will wake by itself is not counted as blocked for deadlock detection.
-void park_thread_until(Coroutine* waiter, SelectWait& sel, std::int64_t deadline) {
-  auto* t = static_cast<ThreadWaiter*>(waiter);
-  t->wait_reason = WaitReason::kSelect;
-  t->futex_word.store(0, std::memory_order_relaxed);
-  t->blocked_in = nullptr;
-  t->state.store(CoState::kParked, std::memory_order_release);
-  sel.lock.unlock();
-  for (;;) {
-    if (t->futex_word.load(std::memory_order_acquire) != 0) break;
-    const std::int64_t left = deadline - now_ns();
-    if (left > 0) {
-      futex_wait(t->futex_word, 0, left);
-      continue;
-    }
-    if (sel.try_claim()) {
-      sel.fired = nullptr;
-      sel.timed_out = true;
-      t->state.store(CoState::kRunnable, std::memory_order_relaxed);
-      break;
-    }
-    // A waker claimed it first and is about to unpark this thread.
-    while (t->futex_word.load(std::memory_order_acquire) == 0) futex_wait(t->futex_word, 0);
-    break;
+  // commit(): the select is fully parked: start the timeout, let wakers in.
+  static void commit(void* ctx) noexcept {
+    auto* p = static_cast<Parked*>(ctx);
+    if (p->timer != nullptr) p->timer->arm();
+    unlock_all(p->cases, p->lockorder, p->m);
   }
-  t->wait_reason = WaitReason::kNone;
-}
+
+  // cancel(): shutdown claims the select (false: a waker won and will
+  // unpark it). Under the channels' locks, hence after the commit step: the
+  // runtime requeues the select only once it is fully parked. Its waiters
+  // are unlinked by the select itself, as it unwinds.
+  static bool cancel(Coroutine*, void* ctx) noexcept {
+    auto* p = static_cast<Parked*>(ctx);
+    lock_all(p->cases, p->lockorder, p->m);
+    const bool claimed = p->sel->try_claim();
+    if (claimed) p->sel->fired = nullptr;
+    unlock_all(p->cases, p->lockorder, p->m);
+    return claimed;
+  }
+
+  // expire(): a plain thread's deadline passed.
+  static bool expire(void* ctx) noexcept {
+    SelectWait* sel = static_cast<Parked*>(ctx)->sel;
+    if (!sel->try_claim()) return false;  // a waker claimed it first
+    sel->fired = nullptr;
+    sel->timed_out = true;
+    return true;
+  }
+};
 
 }  // namespace
-
-[[noreturn]] void select_no_cases() {
-  SpinLock lock;
-  lock.lock();
-  // Shutdown's cancel: requeue it only once it is fully parked (park
-  // releases `lock` after the switch), not before its registers are saved.
-  park(
-      lock, WaitReason::kSelectNoCases,
-      [](Coroutine*, void* l) noexcept {
-        static_cast<SpinLock*>(l)->lock();
-        static_cast<SpinLock*>(l)->unlock();
-        return true;
-      },
-      &lock);
-  throw Cancelled{};  // only shutdown ends it, and park() then throws
-}
 
 SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* scratch,
                          std::size_t n, bool has_default, std::int64_t timeout_ns) {
@@ -205,42 +185,14 @@ SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* 
   for (std::size_t k = 0; k < m; ++k) {
     const std::uint16_t i = pollorder[k];
     SelectCase& sc = cases[i];
-    ChanCore* c = sc.chan;
-    if (sc.is_send) {
-      if (c->closed_locked()) {
-        unlock_all(cases, lockorder, m);
-        ChanCore::throw_send_on_closed();
-      }
-      if (ChanWaiter* r = c->take_receiver_locked()) {
-        c->send_to_locked(r, sc.elem);
-        unlock_all(cases, lockorder, m);
-        ChanCore::wake(r);
-        return {i, true};
-      }
-      if (c->can_buffer_locked()) {
-        c->buffer_put_locked(sc.elem);
-        unlock_all(cases, lockorder, m);
-        return {i, true};
-      }
-    } else {
-      if (!c->closed_locked()) {
-        if (ChanWaiter* s = c->take_sender_locked()) {
-          c->recv_from_locked(s, sc.elem);
-          unlock_all(cases, lockorder, m);
-          ChanCore::wake(s);
-          return {i, true};
-        }
-      }
-      if (c->has_buffered_locked()) {
-        c->buffer_take_locked(sc.elem);
-        unlock_all(cases, lockorder, m);
-        return {i, true};
-      }
-      if (c->closed_locked()) {
-        unlock_all(cases, lockorder, m);
-        return {i, false};
-      }
-    }
+    ChanWaiter* woken = nullptr;
+    const ChanStatus st =
+        sc.is_send ? sc.chan->send_locked(sc.elem, &woken) : sc.chan->recv_locked(sc.elem, &woken);
+    if (st == ChanStatus::kWouldBlock) continue;
+    unlock_all(cases, lockorder, m);
+    if (woken != nullptr) ChanCore::wake(woken);
+    if (sc.is_send && st == ChanStatus::kClosed) ChanCore::throw_send_on_closed();
+    return {i, st == ChanStatus::kOk};
   }
   if (has_default || timeout_ns == 0) {
     unlock_all(cases, lockorder, m);
@@ -250,7 +202,6 @@ SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* 
   // 2. Block.
   Coroutine* self = current_waiter();
   SelectWait sel;
-  sel.lock.lock();
   for (std::size_t k = 0; k < m; ++k) {
     const std::uint16_t i = lockorder[k];
     ChanWaiter& w = waiters[i];
@@ -261,11 +212,24 @@ SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* 
     w.is_send = cases[i].is_send;
     w.chan->enqueue_locked(&w);
   }
-  unlock_all(cases, lockorder, m);
 
-  const bool on_thread = self->is_thread;
   SelectTimer timer;
-  const bool timed = timeout_ns > 0;
+  Parked parked{cases, lockorder, m, &sel, nullptr};
+  ThreadDeadline deadline{};
+  const ThreadDeadline* thread_deadline = nullptr;
+  if (timeout_ns > 0) {
+    const std::int64_t when = deadline_after(now_ns(), timeout_ns);
+    if (self->is_thread) {
+      deadline = {when, &Parked::expire, &parked};
+      thread_deadline = &deadline;
+    } else {
+      timer.when = when;
+      timer.fire = &SelectTimer::on_fire;
+      timer.waiter = self;
+      timer.sel = &sel;
+      parked.timer = &timer;
+    }
+  }
   // 3. Wake: unlink what is still queued, stop the timer.
   auto cleanup = [&]() noexcept {
     lock_all(cases, lockorder, m);
@@ -274,18 +238,10 @@ SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* 
       w.chan->remove_locked(&w);
     }
     unlock_all(cases, lockorder, m);
-    if (timed && !on_thread && !sel.timed_out) timer.disarm();
+    if (!sel.timed_out) timer.disarm();
   };
   try {
-    if (timed && on_thread) {
-      park_thread_until(self, sel, deadline_after(now_ns(), timeout_ns));
-    } else {
-      if (timed) {
-        timer.sel = &sel;
-        timer.arm(self, timeout_ns);
-      }
-      park(sel.lock, WaitReason::kSelect, &cancel_select, &sel);
-    }
+    park(&Parked::commit, &parked, WaitReason::kSelect, &Parked::cancel, &parked, thread_deadline);
   } catch (...) {
     cleanup();
     throw;

@@ -25,10 +25,10 @@ std::int32_t counter_of(std::uint64_t state) {
 }
 }  // namespace
 
-struct WaitGroup::Waiter {
+struct WaitGroup::Waiter : detail::WaitLink {
+  Waiter(WaitGroup* wg, detail::Coroutine* g) : group(wg), who(g) {}
+  WaitGroup* group;
   detail::Coroutine* who;
-  Waiter* next = nullptr;
-  Waiter* prev = nullptr;
 };
 
 void WaitGroup::add(std::int64_t delta) {
@@ -54,16 +54,14 @@ void WaitGroup::release_waiters() noexcept {
   // of the round that just ended.
   const auto counted =
       static_cast<std::uint32_t>(state_.load(std::memory_order_relaxed) & kWaiterMask);
-  Waiter* w = waiters_;
-  waiters_ = nullptr;
-  passes_ += counted - queued_;  // kept as they queue: no walk under lock_
-  queued_ = 0;
+  passes_ += counted - static_cast<std::uint32_t>(waiters_.size());
+  Waiter* w = waiters_.take_all();
   state_.fetch_sub(counted, std::memory_order_acq_rel);
   lock_.unlock();
   // The WaitGroup may be gone from here on: only the waiters' own nodes are
   // touched, each read before its owner is woken.
   while (w != nullptr) {
-    Waiter* next = w->next;
+    Waiter* next = detail::WaitQueue<Waiter>::next_taken(w);
     detail::unpark(w->who);
     w = next;
   }
@@ -76,37 +74,25 @@ void WaitGroup::wait() {
     if (counter_of(state) == 0) return;
     if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) break;
   }
-  Waiter me{detail::current_waiter()};
+  Waiter me(this, detail::current_waiter());
   lock_.lock();
   if (passes_ > 0) {  // released between counting in and queueing
     --passes_;
     lock_.unlock();
     return;
   }
-  me.next = waiters_;
-  if (waiters_ != nullptr) waiters_->prev = &me;
-  waiters_ = &me;
-  ++queued_;
-  detail::park(lock_, detail::WaitReason::kWaitGroup, &WaitGroup::cancel_wait, this);
+  waiters_.push_back(&me);
+  detail::park(lock_, detail::WaitReason::kWaitGroup, &WaitGroup::cancel_wait, &me);
 }
 
-bool WaitGroup::cancel_wait(detail::Coroutine* who, void* self) noexcept {
-  auto* wg = static_cast<WaitGroup*>(self);
+bool WaitGroup::cancel_wait(detail::Coroutine*, void* waiter) noexcept {
+  auto* w = static_cast<Waiter*>(waiter);
+  WaitGroup* wg = w->group;
   wg->lock_.lock();
-  Waiter* w = wg->waiters_;
-  while (w != nullptr && w->who != who) w = w->next;
-  if (w != nullptr) {
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      wg->waiters_ = w->next;
-    }
-    if (w->next != nullptr) w->next->prev = w->prev;
-    --wg->queued_;
-    wg->state_.fetch_sub(1, std::memory_order_acq_rel);  // no longer a waiter
-  }
+  const bool removed = wg->waiters_.remove(w);
+  if (removed) wg->state_.fetch_sub(1, std::memory_order_acq_rel);  // no longer a waiter
   wg->lock_.unlock();
-  return w != nullptr;
+  return removed;
 }
 
 }  // namespace corun
