@@ -2,9 +2,10 @@
 // and the error that means "bad input".
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <stdexcept>
+
+#include "demo/cli/cli_fwd.hpp"
 
 namespace demo {
 

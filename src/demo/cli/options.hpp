@@ -7,12 +7,13 @@
 //   demo: --procs: expected an integer 1..1024, got "abc"
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "demo/cli/cli_fwd.hpp"
 
 namespace demo {
 

@@ -8,9 +8,10 @@
 //                                  put it after it (demo concurrent --procs 1)
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <string>
 #include <string_view>
+
+#include "demo/cli/cli_fwd.hpp"
 
 namespace demo {
 

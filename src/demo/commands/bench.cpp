@@ -3,6 +3,7 @@
 // `shared/peers/compare.py --demo build/release/demo` compares them.
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 #include <string>

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <string>
 
 #include "demo/render/narration.hpp"
