@@ -66,12 +66,17 @@ void lock_all(const SelectCase* cases, const std::uint16_t* order, std::size_t m
   }
 }
 
+// unlock_all() releases in reverse lock order, as Go's selunlock: as the
+// commit step of a parked select, the last lock it releases may let a waker
+// resume the select, which returns and reuses the stack that `cases` and
+// `order` live on. Until then the resumed select waits in lock_all() for the
+// first channel in lock order, released last; so nothing is read after the
+// last unlock (a repeated channel is released at its first entry).
 void unlock_all(const SelectCase* cases, const std::uint16_t* order, std::size_t m) noexcept {
-  ChanCore* last = nullptr;
-  for (std::size_t k = 0; k < m; ++k) {
+  for (std::size_t k = m; k-- > 0;) {
     ChanCore* c = cases[order[k]].chan;
-    if (c != last) c->lock().unlock();
-    last = c;
+    if (k > 0 && cases[order[k - 1]].chan == c) continue;
+    c->lock().unlock();
   }
 }
 
