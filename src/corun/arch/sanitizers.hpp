@@ -8,6 +8,7 @@
 #include "corun/sched/coroutine.hpp"
 
 #if defined(CORUN_SANITIZE_ADDRESS)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if defined(CORUN_SANITIZE_THREAD)
@@ -47,6 +48,21 @@ inline void finish_switch(Coroutine* self) noexcept {
                                   nullptr);
 #endif
   (void)self;
+}
+
+// stack_released() clears AddressSanitizer's marks on the part of a finished
+// coroutine's stack that its frames used, [low, high): a coroutine that
+// exits never returns from them, so their redzones and out-of-scope marks
+// would stay behind for the next coroutine on the same stack, whose frames
+// lie elsewhere, and be reported as errors of its own.
+inline void stack_released(const void* low, const void* high) noexcept {
+#if defined(CORUN_SANITIZE_ADDRESS)
+  if (low < high) {
+    __asan_unpoison_memory_region(low, static_cast<std::size_t>(static_cast<const char*>(high) -
+                                                                static_cast<const char*>(low)));
+  }
+#endif
+  (void)low, (void)high;
 }
 
 #if defined(CORUN_SANITIZE_THREAD)

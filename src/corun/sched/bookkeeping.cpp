@@ -105,6 +105,11 @@ void Scheduler::on_exit(Worker& w, Coroutine* g) noexcept {
   if (g->registered) registry_.remove(g);
   sanitizer::fiber_destroyed(g);
   if (g->started) {
+#if !defined(CORUN_CONTEXT_UCONTEXT)
+    // Its frames lie between its saved stack pointer and the top.
+    sanitizer::stack_released(std::max(static_cast<char*>(g->ctx.sp) - 256, g->stack.base),
+                              g->stack.top());
+#endif
     w.stack_cache.push_back(g->stack);
     if (w.stack_cache.size() > kStackCacheMax)
       stacks_.release_batch(w.stack_cache, kStackCacheMax / 2);

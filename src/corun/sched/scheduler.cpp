@@ -669,34 +669,40 @@ std::vector<TraceEvent> Scheduler::trace() const {
 }
 
 void Scheduler::run_post(Worker& w) noexcept {
-  PostSwitch p = w.post;
-  w.post = PostSwitch{};
+  // Read field by field, not as a copy of the struct: no PostSwitch object
+  // on this frame (GCC's AddressSanitizer, at -O1, reported writes to such a
+  // copy as use-after-scope on a coroutine's first frame).
+  const PostSwitch::Kind kind = w.post.kind;
+  Coroutine* const g = w.post.g;
+  const ParkCommit commit = w.post.commit;
+  void* const commit_ctx = w.post.commit_ctx;
+  w.post.kind = PostSwitch::kNone;
   if (w.chaos_roll(8)) w.chaos_delay();
-  switch (p.kind) {
+  switch (kind) {
     case PostSwitch::kNone:
       break;
     case PostSwitch::kRequeue:
-      w.put(p.g, /*next=*/false);
+      w.put(g, /*next=*/false);
       break;
     case PostSwitch::kPreempt:
       // Behind everything else, as Go's gopreempt_m: a coroutine that
       // spawns in a loop lets its whole backlog run before it continues.
-      p.g->state.store(CoState::kRunnable, std::memory_order_relaxed);
-      global_.push(p.g);
+      g->state.store(CoState::kRunnable, std::memory_order_relaxed);
+      global_.push(g);
       // As Go's goschedImpl: an idle worker may take it. Without this, a
       // worker that held two CPU-bound coroutines would go on alternating
       // them every time slice while other workers slept.
       wakep();
       break;
     case PostSwitch::kUnlock:
-      if (shutting_down() && p.g->cancel_fn != nullptr) {
-        cancel_after_park(p.g, p.commit, p.commit_ctx);
+      if (shutting_down() && g->cancel_fn != nullptr) {
+        cancel_after_park(g, commit, commit_ctx);
       } else {
-        p.commit(p.commit_ctx);
+        commit(commit_ctx);
       }
       break;
     case PostSwitch::kExit:
-      on_exit(w, p.g);
+      on_exit(w, g);
       break;
   }
   if ((w.tick & kTimerCheckMask) == 0 && !w.timers.empty()) w.run_timers(now_ns());
