@@ -26,6 +26,8 @@ void write_all(const char* p, std::size_t n) noexcept {
   }
 }
 
+std::atomic<bool> g_dying{false};
+
 [[noreturn]] void die() noexcept {
   std::fflush(stdout);
   _exit(kFatalExitCode);
@@ -41,6 +43,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
   const OverflowProbe probe = g_overflow_probe.load(std::memory_order_acquire);
   OverflowSite site;
   if (probe != nullptr && probe(info->si_addr, &site)) {
+    g_dying.store(true, std::memory_order_relaxed);
     char msg[192];
     int n = std::snprintf(msg, sizeof msg,
                           "fatal error: stack overflow in coroutine %llu (stack %zu KiB): "
@@ -77,7 +80,10 @@ thread_local AltStack t_alt_stack;
 
 }  // namespace
 
+bool fatal_in_progress() noexcept { return g_dying.load(std::memory_order_relaxed); }
+
 void fatal(const char* format, ...) {
+  g_dying.store(true, std::memory_order_relaxed);
   char buf[1024];
   va_list args;
   va_start(args, format);
@@ -90,6 +96,7 @@ void fatal(const char* format, ...) {
 }
 
 void fatal_raw(const char* text, unsigned long length) {
+  g_dying.store(true, std::memory_order_relaxed);
   write_all(text, length);
   die();
 }

@@ -16,6 +16,12 @@ inline constexpr int kFatalExitCode = 2;
 // fatal_raw() prints `text` as it is and exits with kFatalExitCode.
 [[noreturn]] void fatal_raw(const char* text, unsigned long length);
 
+// fatal_in_progress(): true once a fatal report has begun. The preemption
+// signal handler then leaves the dying coroutine where it is: switched out
+// halfway through its report (holding stdout's lock, say), it could leave
+// the program hung instead of ended. Async-signal-safe.
+bool fatal_in_progress() noexcept;
+
 // panic_uncaught() reports the exception being handled, which escaped
 // coroutine `id` (Go's panic): "panic: coroutine 7: uncaught exception
 // std::runtime_error: boom", the type's name demangled where that works

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <mutex>
 
+#include "corun/diag/fatal.hpp"
 #include "corun/sched/preempt_signal.hpp"
 #include "corun/sched/scheduler.hpp"
 
@@ -36,7 +37,8 @@ std::atomic<bool> g_async_preemption{false};
   const int saved_errno = errno;
   Worker* w = this_worker();
   Coroutine* g = w != nullptr ? w->running_coroutine() : nullptr;
-  if (g != nullptr && g->preempt_depth > 0 && t_preempt_requested.load(std::memory_order_relaxed)) {
+  if (g != nullptr && g->preempt_depth > 0 && t_preempt_requested.load(std::memory_order_relaxed) &&
+      !fatal_in_progress()) {
     sigset_t urg;
     sigemptyset(&urg);
     sigaddset(&urg, SIGURG);
