@@ -278,7 +278,7 @@ long map_count() {
 // default) at about 32k. (1000 under TSan, where each needs a TSan fiber.)
 TEST_P(RuntimeScheduler, HundredThousandParkedAtOnce) {
   Watchdog dog("100k parked coroutines were not all released", std::chrono::seconds(120));
-  constexpr int kParked = corun::test::kThreadSanitizer ? 1'000 : 100'000;
+  constexpr int kParked = corun::test::kThreadSanitizer ? 200 : 100'000;
   corun::Runtime rt({.procs = procs()});
   corun::WaitGroup arrived, gate, finished;
   arrived.add(kParked);
