@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -106,7 +107,14 @@ TickerRun run_ticker(corun::Runtime& rt, int blockers, bool use_blocking,
   std::this_thread::sleep_for(call);
   for (int i = 0; i < blockers; ++i) pipes[i]->write_byte(static_cast<char>('a' + i));
   rt.wait();
-  return {Clock::duration(longest_gap.load()), Clock::duration(shortest.load())};
+  const TickerRun r{Clock::duration(longest_gap.load()), Clock::duration(shortest.load())};
+  std::printf("[blocking] %d call(s) %s blocking(): longest ticker gap %lld ms beside %lld ms\n",
+              blockers, use_blocking ? "inside" : "without",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(r.longest_gap).count()),
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(r.shortest_call).count()));
+  return r;
 }
 
 TEST(BlockingCall, TickerKeepsTickingBesideALongCallAtProcs1) {
