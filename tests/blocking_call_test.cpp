@@ -276,6 +276,35 @@ TEST(BlockingCall, ShutdownWaitsForTheCallThenCancels) {
   EXPECT_EQ(unwound.load(), 1);
 }
 
+// The tracer shows the hand-off: the coroutine's run ends with the stop
+// reason syscall, it is made runnable when the call returns, and runs again.
+TEST(BlockingCall, TraceShowsTheHandOff) {
+  corun::Runtime rt(corun::Config{.procs = 1, .trace = true});
+  std::atomic<std::uint64_t> id{0};
+  rt.go([&] {
+    id = corun::this_coroutine::id();
+    corun::blocking([] { std::this_thread::sleep_for(50ms); });
+  });
+  rt.wait();
+  const auto trace = rt.trace();
+  bool stopped = false, unblocked = false, ran_again = false;
+  for (const corun::TraceEvent& e : trace) {
+    if (e.coroutine != id.load()) continue;
+    if (e.kind == corun::TraceKind::kRunStop && e.reason == corun::StopReason::kSyscall) {
+      EXPECT_STREQ(e.wait, "syscall");
+      EXPECT_STREQ(corun::to_string(e.reason), "syscall");
+      stopped = true;
+    } else if (stopped && e.kind == corun::TraceKind::kUnblock) {
+      unblocked = true;
+    } else if (unblocked && e.kind == corun::TraceKind::kRunStart) {
+      ran_again = true;
+    }
+  }
+  EXPECT_TRUE(stopped);
+  EXPECT_TRUE(unblocked);
+  EXPECT_TRUE(ran_again);
+}
+
 // Short calls keep their worker: many in a row, beside other coroutines.
 TEST(BlockingCall, ManyShortCalls) {
   corun::Runtime rt(corun::Config{.procs = 2});
