@@ -134,7 +134,10 @@ TEST(BlockingCall, TickerKeepsTickingBesideEightCallsAtProcs1) {
   const int before = threads();
   const TickerRun r = run_ticker(rt, 8, /*use_blocking=*/true);
   ASSERT_GE(r.shortest_call, 900ms);
-  EXPECT_LT(r.longest_gap, r.shortest_call / 3)
+  // The monitor starts the 8 spare threads one after the other; under TSan
+  // a thread takes 10-35 ms to start (test_support.hpp).
+  EXPECT_LT(r.longest_gap,
+            corun::test::kThreadSanitizer ? r.shortest_call * 2 / 3 : r.shortest_call / 3)
       << "longest gap "
       << std::chrono::duration_cast<std::chrono::milliseconds>(r.longest_gap).count() << " ms";
   // One thread per call in flight at most (plus the ones they replaced),
