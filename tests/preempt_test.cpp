@@ -87,12 +87,18 @@ TEST(Preemption, TestPreemptionCooperative) { alternate_on_one_worker(false); }
 // work comes back: two spinners on the one worker still take turns.
 TEST(Preemption, MonitorSleepsWhileIdleAndWakesForWork) {
   corun::Runtime rt({.procs = 1, .time_slice = 1ms});
-  std::this_thread::sleep_for(50ms);  // the worker parks; the monitor sees it idle
-  const long before = voluntary_switches("corun-monitor");
-  ASSERT_GE(before, 0) << "no thread named corun-monitor";
-  std::this_thread::sleep_for(200ms);
-  EXPECT_LT(voluntary_switches("corun-monitor") - before, 20)
-      << "the monitor polled an idle runtime (every 0.5 ms would be ~400 times)";
+  // Watch the monitor for 200 ms windows, up to five: on a loaded machine
+  // the worker may take a while to park, but a monitor that polled an idle
+  // runtime (every 0.5 ms: ~400 wake-ups a window) would fail every window.
+  long fewest = -1;
+  for (int window = 0; window < 5 && (fewest < 0 || fewest >= 20); ++window) {
+    const long before = voluntary_switches("corun-monitor");
+    ASSERT_GE(before, 0) << "no thread named corun-monitor";
+    std::this_thread::sleep_for(200ms);
+    const long woke = voluntary_switches("corun-monitor") - before;
+    if (fewest < 0 || woke < fewest) fewest = woke;
+  }
+  EXPECT_LT(fewest, 20) << "the monitor polled an idle runtime (every 0.5 ms would be ~400 times)";
   alternate_on(rt, /*async=*/false);
 }
 TEST(Preemption, TestPreemptionAsynchronous) {
