@@ -36,7 +36,9 @@ std::string event_line(const corun::TraceEvent& e, const TaskLabels& labels) {
       break;
     case corun::TraceKind::kUnblock:
       what = fmt::format("{} made runnable by {}", who,
-                         e.arg != 0 ? fmt::format("G{}", e.arg) : "a thread or timer");
+                         e.arg == corun::kTimerWaker ? std::string("its timer")
+                         : e.arg != 0                ? fmt::format("G{}", e.arg)
+                                                     : std::string("a thread"));
       break;
     case corun::TraceKind::kSteal:
       what = fmt::format("stole {} from P{}", e.arg, e.coroutine);
