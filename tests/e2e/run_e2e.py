@@ -372,7 +372,7 @@ def case_parallel_timeline_turns():
     out, _ = run_ok(*SLICED, "--timeline")
     rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
     check([m.group(1) for m in rows] == ["0"], out)
-    cells = rows[0].group(2).replace(".", "").replace("*", "")
+    cells = rows[0].group(2).replace(".", "").replace("*", "").replace("~", "")
     check(len(turns([(c,) for c in cells])) >= 3, f"no turns in P0's row:\n{out}")
     check(re.search(r"\d+ preemptions? \(a letter gives way where its time slice ran out\)",
                     out), f"the legend does not count the preemptions:\n{out}")
@@ -381,7 +381,7 @@ def case_parallel_timeline_turns():
     check(re.search(r"^Task CPU time: thread CPU clock", out, re.M), out)
     out, _ = run_ok(*SLICED, "--timeline", "--timeslice", "off")
     rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
-    cells = rows[0].group(2).replace(".", "").replace("*", "")
+    cells = rows[0].group(2).replace(".", "").replace("*", "").replace("~", "")
     check(turns([(c,) for c in cells]) == ["1", "2"], f"off: not one after another:\n{out}")
     check("Time slice: off: no task was preempted" in out, out)
 
@@ -531,7 +531,7 @@ def case_compare_adds_baseline():
 # ---------------------------------------------------------------------------
 # --timeline and --trace
 
-TIMELINE_ROW = re.compile(r"^ +P(\d+) \|([^|]*)\| +\d+%$")
+TIMELINE_ROW = re.compile(r"^ +P(\d+) \|([^|]*)\| +\d+%(?: ~ *\d+%)?$")
 
 
 @case
@@ -542,7 +542,7 @@ def case_timeline_concurrent():
     check([m.group(1) for m in rows] == ["0", "1"], out)
     check(len({len(m.group(2)) for m in rows}) == 1, "rows of different widths")
     cells = "".join(m.group(2) for m in rows)
-    check(set(cells) <= set("AB*."), f"unexpected symbols: {cells}")
+    check(set(cells) <= set("AB*.~"), f"unexpected symbols: {cells}")
     check(cells.count(".") > len(cells) // 2, "sleeping tasks: the workers are mostly idle")
     check("A Task A (G1)" in out and "B Task B (G2)" in out and ". idle" in out, out)
 
@@ -553,7 +553,8 @@ def case_timeline_parallel():
     rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
     check([m.group(1) for m in rows] == ["0", "1"], out)
     cells = "".join(m.group(2) for m in rows)
-    check("1" in cells and "2" in cells, out)
+    # "~": the OS ran another thread there (a busy machine) instead of the task.
+    check(("1" in cells or "~" in cells) and ("2" in cells or "~" in cells), out)
     check("1 Task 1 (G1)" in out and "2 Task 2 (G2)" in out, out)
 
 
@@ -2113,6 +2114,84 @@ def case_pictures_of_an_interrupted_run():
               "(interrupted by Ctrl-C)" in e["args"]["name"] for e in events), "trace")
     titles = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
     check(any("interrupted by Ctrl-C" in t for t in titles), titles)
+
+
+# ---------------------------------------------------------------------------
+# Pictures: the OS taking the CPU away, timer wake-ups, compare's 2x2,
+# hand-offs between coroutines
+
+OFF_CPU_ROW = re.compile(r"^ +P(\d+) \|([^|]*)\| +(\d+)% ~ *(\d+)%$")
+
+# How far (in percentage points) a worker's off-CPU share in the picture may
+# lie from the one its tasks' own CPU clocks give: the picture samples the
+# worker threads' CPU clocks every 2 ms or so, and counts the threads' own
+# scheduling work as on-CPU time.
+OFF_CPU_TOLERANCE = 12
+
+
+@case
+def case_timeline_shows_the_os_taking_turns():
+    """4 CPU-bound tasks on 4 workers: each worker row ends with the share
+    of its busy time its thread was off the CPU, which agrees with the run's
+    own numbers (each task's CPU time, from the thread CPU clock, against
+    the time it held its worker, from the trace); with fewer CPUs than
+    workers the OS takes turns, and the rows show it."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        doc, err = run_json("parallel", "--procs", "4", "--tasks", "4", "--work", "25M",
+                            "--timeline", "--trace", path)
+        events = load_trace(path)
+    rows = {int(m.group(1)): m for m in map(OFF_CPU_ROW.match, err.splitlines()) if m}
+    check(sorted(rows) == [0, 1, 2, 3], f"worker rows with an off-CPU share:\n{err}")
+    check("~N%: the share of its busy time the worker's thread was off the CPU" in err, err)
+    held = {w: 0.0 for w in range(4)}           # ms each worker ran a task
+    ran = {}                                    # (coroutine, worker) -> ms
+    for e in events:
+        if e["ph"] == "X" and e["pid"] == 1:
+            held[e["tid"]] += e["dur"] / 1e3
+            key = (e["args"]["coroutine"], e["tid"])
+            ran[key] = ran.get(key, 0.0) + e["dur"] / 1e3
+    on_cpu = {w: 0.0 for w in range(4)}
+    for t in doc["results"]:
+        total = sum(v for (g, _), v in ran.items() if g == t["coroutine"])
+        for (g, w), v in ran.items():
+            if g == t["coroutine"] and total > 0:
+                on_cpu[w] += t["cpu_ms"] * v / total
+    shares = {}
+    for w, m in rows.items():
+        want = 100 * max(0.0, 1 - on_cpu[w] / held[w]) if held[w] > 0 else 0
+        got = int(m.group(4))
+        shares[w] = got
+        check(abs(got - want) <= OFF_CPU_TOLERANCE,
+              f"P{w}: picture {got}% off CPU, the run's CPU time says {want:.0f}% "
+              f"(CPU {on_cpu[w]:.1f} ms of {held[w]:.1f} ms held):\n{err}")
+    if doc["cpus"] < 4:
+        # 4 busy threads on fewer CPUs: each is off the CPU a good part of
+        # the time, and the picture marks where.
+        check(sum(shares.values()) >= 100 * (1 - doc["cpus"] / 4) * 4 - 4 * OFF_CPU_TOLERANCE,
+              f"{doc['cpus']} CPUs for 4 busy threads, off-CPU shares {shares}:\n{err}")
+        check(any("~" in m.group(2) for m in rows.values()), f"no ~ in the worker rows:\n{err}")
+        check("~ held a task but off the CPU" in err, f"the legend lacks ~:\n{err}")
+
+
+@case
+def case_off_cpu_in_trace_and_svg():
+    """The same marks in Perfetto (a counter per worker) and in the SVG (a
+    bar of its own colour, in the legend)."""
+    with tempfile.TemporaryDirectory() as d:
+        trace, svg = os.path.join(d, "t.json"), os.path.join(d, "run.svg")
+        run_ok("parallel", "--procs", "3", "--tasks", "3", "--work", "10M", "--trace", trace,
+               "--svg", svg)
+        events = load_trace(trace)
+        root = ET.parse(svg).getroot()
+    counters = {e["name"] for e in events if e["ph"] == "C" and e["pid"] == 1}
+    check(counters == {"P0 off CPU", "P1 off CPU", "P2 off CPU"}, counters)
+    for e in events:
+        if e["ph"] == "C":
+            check(0 <= e["args"]["% of held time"] <= 100, e)
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text or "" for t in root.iter(ns + "text")]
+    check("held a task, off CPU" in texts, texts)
 
 
 # ---------------------------------------------------------------------------

@@ -404,7 +404,7 @@ Report run(const Settings& s, Session& session) {
     labels[rs.tasks()[i].coroutine] = {rs.tasks()[i].name,
                                        letters ? rs.tasks()[i].name[0] : default_symbol(i), i};
   }
-  session.add_run("demo concurrent", s.procs, run.trace, labels, !run.completed);
+  session.add_run("demo concurrent", s.procs, run.trace, labels, !run.completed, run.cpu);
   return {"\n" + outcome.summary + "\n",
           machine_document(
               session.format(), [&] { return to_json(s, rs, outcome); },
