@@ -64,7 +64,7 @@ EXTRA = {
                  "99999999999999999999ns"],
     "timeslice": ["1ms", "off", "0ms", "OFF", "0.5us", "-1ms", "1e30s", "99999999999999999999ns"],
     "format": ["table", "json", "csv", "JSON"],
-    "variant": ["tasks", "letters", "Letters"],
+    "variant": ["tasks", "letters", "channel", "Letters"],
     "workload": ["yield", "pingpong", "spawn", "skynet", "sleepers", "park", "cpu", "all",
                  "YIELD"],
     "trace": ["t.json", "-", "😀.json", "½/t.json", "/nonexistent-dir/t.json", ".",

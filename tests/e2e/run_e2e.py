@@ -684,7 +684,7 @@ BAD_INPUTS = [
     (["compare", "--timeslice", "abc"], {}, r'--timeslice: expected a duration.*got "abc"'),
     (["compare", "--timeslice", "OFF"], {}, r'--timeslice: expected a duration.*got "OFF"'),
     (["concurrent", "--format", "xml"], {}, r'--format: expected table, json or csv, got "xml"'),
-    (["concurrent", "--variant", "words"], {}, r'--variant: expected tasks or letters'),
+    (["concurrent", "--variant", "words"], {}, r'--variant: expected tasks, letters or channel'),
     (["frobnicate"], {}, r'unknown subcommand "frobnicate": expected one of concurrent, '
                          r'parallel, compare'),
     ([], {}, r'a subcommand is required'),
@@ -2192,6 +2192,75 @@ def case_off_cpu_in_trace_and_svg():
     ns = "{http://www.w3.org/2000/svg}"
     texts = [t.text or "" for t in root.iter(ns + "text")]
     check("held a task, off CPU" in texts, texts)
+
+
+@case
+def case_sleep_wakes_are_timer_wakes():
+    """A sleep's end is the timer's wake-up in every picture: the -vv event
+    log, the trace's flows and the narration."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        out, err = run_ok("concurrent", "--procs", "1", "--tasks", "2", "--steps", "2",
+                          "--interval", "5ms", "--explain", "--trace", path,
+                          env={"SPDLOG_LEVEL": "trace"})
+        events = load_trace(path)
+    unblocks = [l for l in err.splitlines() if "made runnable by" in l]
+    check(len(unblocks) == 2 and all(l.endswith("made runnable by its timer") for l in unblocks),
+          "\n".join(unblocks))
+    flows = [e for e in events if e["ph"] == "s" and e["cat"] == "wakeup"]
+    check(len(flows) == 2 and all(e["name"] == "timer fired" for e in flows), flows)
+    check(len(re.findall(r"its timer fired at", out)) == 2, out)
+
+
+@case
+def case_channel_handoff_flows_and_narration():
+    """--variant channel: each task's receive is woken by the send of the
+    task before it in the ring; the trace draws a flow from the sender's
+    running slice (the send) to the receiver's next run, and the narration
+    says who woke whom, when."""
+    tasks, steps = 3, 2
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        doc, err = run_json("concurrent", "--variant", "channel", "--procs", "1", "--tasks",
+                            str(tasks), "--steps", str(steps), "--interval", "5ms", "--trace",
+                            path, "--explain", "--wide")
+        events = load_trace(path)
+    check(doc["variant"] == "channel" and not doc["interrupted"], doc)
+    order = [(e["task"], e["step"]) for e in doc["events"]]
+    want = [(f"Task {chr(65 + i)}", s) for s in range(1, steps + 1) for i in range(tasks)]
+    check(order == want, f"the token's order: {order}")
+    tracks, flows = check_coroutine_tracks(events, 1)
+    gid = {name.rsplit(" (G", 1)[0]: int(name.rsplit("(G", 1)[1].rstrip(")")) for name in tracks}
+    by_g = {gid[n.rsplit(" (G", 1)[0]]: s for n, s in tracks.items()}
+    handoffs = [v for k, v in flows.items() if k[0] == "wakeup" and
+                v["s"]["name"].startswith("woken by G")]
+    check(len(handoffs) == tasks * steps - 1, f"{len(handoffs)} hand-offs: {handoffs}")
+    names = {g: n for n, g in gid.items()}
+    told = {}
+    for h in handoffs:
+        sender, receiver = h["s"]["tid"], h["f"]["tid"]
+        check(h["s"]["name"] == f"woken by G{sender}", h)
+        s_name, r_name = names[sender], names[receiver]
+        check(ord(r_name[-1]) - 65 == (ord(s_name[-1]) - 65 + 1) % tasks,
+              f"{s_name} woke {r_name}: not the next in the ring")
+        check(any(e["args"]["state"] == "running" and
+                  e["ts"] <= h["s"]["ts"] <= e["ts"] + e["dur"] + 0.001 for e in by_g[sender]),
+              f"the flow does not start in {s_name}'s run: {h}")
+        nxt = [e for e in by_g[receiver] if e["args"]["state"] == "running" and
+               abs(e["ts"] - h["f"]["ts"]) <= 0.001]
+        check(nxt, f"the flow does not end at {r_name}'s next run: {h}")
+        before = [e for e in by_g[receiver] if e["ts"] + e["dur"] <= h["s"]["ts"] + 0.001]
+        check(before and any(e["args"]["state"] == "blocked" and
+                             e["args"]["wait"].startswith("chan") for e in before[-2:]),
+              f"{r_name} was not blocked on its channel before: {before[-2:]}")
+        told[(r_name, round(h["s"]["ts"] / 1e3, 1))] = s_name
+    woken = re.findall(r"^ +[\d.]+ ms  (Task \w+), woken by (Task \w+) at ([\d.]+) ms,", err, re.M)
+    folded = "... the same" in err  # repeated runs told once and counted
+    check(len(woken) == len(handoffs) or (folded and woken),
+          f"{len(woken)} told, {len(handoffs)} hand-offs:\n{err}")
+    for receiver, sender, at in woken:
+        match = [s for (r, t), s in told.items() if r == receiver and abs(t - float(at)) <= 0.11]
+        check(match == [sender], f"{receiver} woken by {sender} at {at}: trace {told}")
 
 
 # ---------------------------------------------------------------------------
