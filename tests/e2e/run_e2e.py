@@ -2212,6 +2212,69 @@ def case_sleep_wakes_are_timer_wakes():
     check(len(re.findall(r"its timer fired at", out)) == 2, out)
 
 
+def glance_rows(out):
+    """compare's 2x2: {workload: (1 worker, N workers, what it shows)}."""
+    rows = {}
+    for m in re.finditer(r"^  (sleep-bound|cpu-bound) +(\S+ ms|-) +(\S+ ms|-)  (.*)$", out,
+                         re.M):
+        rows[m.group(1)] = (m.group(2), m.group(3), m.group(4))
+    return rows
+
+
+@case
+def case_compare_opens_with_the_2x2():
+    """The 2x2 comes first, fits 80 columns, and every figure in it is the
+    table's figure of the same run (wall time medians, speedups); its
+    verdicts are the conclusions' (faster, within noise, ...)."""
+    out, _ = run_ok(*COMPARE_SMALL)
+    glance = out.index("At a glance")
+    check(glance < out.index("workload "), f"the 2x2 does not come first:\n{out}")
+    head = out[glance:out.index("workload ")]
+    check(all(len(l) <= 80 for l in head.splitlines()), f"wider than 80 columns:\n{head}")
+    check(re.search(r"^ +1 worker +2 workers  what it shows$", head, re.M), head)
+    rows = glance_rows(head)
+    check(set(rows) == {"sleep-bound", "cpu-bound"}, head)
+    table = {(m.group(1), int(m.group(2))): (m.group(3), m.group(4))
+             for m in re.finditer(r"^(sleep-bound|cpu-bound) +coroutines +(\d+) +[\d,]+ +"
+                                  r"([\d.]+) +[\d.]+ +([\d.]+)x", out, re.M)}
+    check(len(table) == 4, out)
+    conclusion = {w: re.search(rf"^{w}: (.*(?:\n  .*)*)", out, re.M).group(1).replace("\n  ", " ")
+                  for w in rows}
+    for workload, (one, many, shows) in rows.items():
+        check(one == table[(workload, 1)][0] + " ms", f"{workload}: {one} vs {table}")
+        check(many == table[(workload, 2)][0] + " ms", f"{workload}: {many} vs {table}")
+        speedup = re.match(r"(\d+\.\d\d)x", shows)
+        check(speedup and speedup.group(1) == table[(workload, 2)][1], f"{shows} vs {table}")
+        said = conclusion[workload]
+        if "within noise" in shows:
+            check("within noise" in said or "no faster" in said, f"{shows} / {said}")
+        elif "faster" in shows:
+            check("faster" in said, f"{shows} / {said}")
+    # JSON of another run: the 2x2 goes with the text, to stderr, and its
+    # figures are that run's medians.
+    doc, err = run_json(*COMPARE_SMALL)
+    rows = glance_rows(err)
+    for workload, (one, many, shows) in rows.items():
+        med = {r["procs"]: r for r in doc["rows"] if r["workload"] == workload}
+        check(one == f"{med[1]['wall_ms_median']:.1f} ms", f"{one} vs {med[1]}")
+        check(many == f"{med[2]['wall_ms_median']:.1f} ms", f"{many} vs {med[2]}")
+        check(shows.startswith(f"{med[2]['speedup']:.2f}x"), f"{shows} vs {med[2]}")
+
+
+@case
+def case_compare_2x2_interrupted():
+    """Ctrl-C: the 2x2 shows the medians measured so far and draws no
+    conclusion, as the rest of the report."""
+    rc, _, err = interrupt_after(["compare", "--procs", "1,2", "--runs", "1", "--sleepers",
+                                  "10", "--sleep", "50ms", "--work", "1000G", "--format", "csv"],
+                                 ready=r"sleep-bound on coroutines, procs=1: ")
+    check(rc == 130, f"exit {rc}, expected 130\n{err}")
+    rows = glance_rows(err)
+    check(rows and all(r[2] == "interrupted: no conclusion" for r in rows.values()), err)
+    check(rows["sleep-bound"][0].endswith(" ms") and rows.get("cpu-bound", ("-",))[0] == "-",
+          err)
+
+
 @case
 def case_channel_handoff_flows_and_narration():
     """--variant channel: each task's receive is woken by the send of the
