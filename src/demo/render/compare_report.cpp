@@ -260,7 +260,7 @@ std::string at_a_glance(const Settings& s, const std::vector<Row>& rows, bool co
         return fmt::format("{:.2f}x, slower{}", v.speedup, sleep ? "" : ": no free CPUs");
       case Verdict::kWithinNoise:
         return fmt::format("{:.2f}x, within noise: {}", v.speedup,
-                           sleep ? "concurrency is enough" : "no parallelism");
+                           sleep ? "concurrency is enough" : "no speedup seen");
     }
     return "";
   };
