@@ -266,6 +266,8 @@ MEMCHECK_RUNS = [
     ["concurrent", "--variant", "letters", "--interval", "1ms", "--format", "json", "--trace",
      "t.json", "--timeline"],
     ["parallel", "--work", "1M", "--tasks", "3", "--procs", "2", "--timeline"],
+    ["concurrent", "--variant", "channel", "--interval", "1ms", "--steps", "2", "--tasks", "3",
+     "--timeline", "--explain", "--trace", "t.json", "--svg", "p.svg"],
     ["compare", "--procs", "1,2", "--runs", "1", "--sleepers", "100", "--sleep", "1ms", "--work",
      "1M", "--cpu-tasks", "2", "--threads", "--max-threads", "50", "--format", "csv"],
     ["bench", "all", "--n", "1000", "--procs", "2"],
