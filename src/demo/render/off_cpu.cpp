@@ -15,27 +15,28 @@ std::int64_t overlap(std::int64_t a0, std::int64_t a1, std::int64_t b0, std::int
 
 OffCpu::OffCpu(const std::vector<RunSlice>& slices, const std::vector<CpuSample>& samples,
                int procs)
-    : by_worker_(static_cast<std::size_t>(std::max(procs, 0))) {
+    : by_worker_(static_cast<std::size_t>(std::max(procs, 0))), runs_(by_worker_.size()) {
   std::vector<std::vector<CpuSample>> per(by_worker_.size());
   for (const CpuSample& s : samples) {
     if (s.worker >= 0 && s.worker < procs) per[static_cast<std::size_t>(s.worker)].push_back(s);
   }
-  std::vector<std::vector<const RunSlice*>> runs(by_worker_.size());
   for (const RunSlice& r : slices) {
-    if (r.worker >= 0 && r.worker < procs) runs[static_cast<std::size_t>(r.worker)].push_back(&r);
+    if (r.worker >= 0 && r.worker < procs && r.end_ns > r.start_ns) {
+      runs_[static_cast<std::size_t>(r.worker)].push_back({r.start_ns, r.end_ns});
+    }
+  }
+  for (std::vector<Held>& rs : runs_) {
+    std::sort(rs.begin(), rs.end(),
+              [](const Held& a, const Held& b) { return a.start_ns < b.start_ns; });
   }
   for (std::size_t w = 0; w < per.size(); ++w) {
     std::vector<CpuSample>& ss = per[w];
     std::sort(ss.begin(), ss.end(),
               [](const CpuSample& a, const CpuSample& b) { return a.time_ns < b.time_ns; });
-    std::size_t first_run = 0;  // runs (in start order) that end before the stretch are done
     for (std::size_t i = 0; i + 1 < ss.size(); ++i) {
       OffCpuStretch st{.start_ns = ss[i].time_ns, .end_ns = ss[i + 1].time_ns};
       if (st.end_ns <= st.start_ns) continue;
-      while (first_run < runs[w].size() && runs[w][first_run]->end_ns <= st.start_ns) ++first_run;
-      for (std::size_t r = first_run; r < runs[w].size() && runs[w][r]->start_ns < st.end_ns; ++r) {
-        st.held_ns += overlap(runs[w][r]->start_ns, runs[w][r]->end_ns, st.start_ns, st.end_ns);
-      }
+      st.held_ns = held_in(static_cast<int>(w), st.start_ns, st.end_ns);
       const std::int64_t cpu = std::max<std::int64_t>(0, ss[i + 1].cpu_ns - ss[i].cpu_ns);
       st.off_ns = std::clamp<std::int64_t>(st.held_ns - cpu, 0, st.held_ns);
       by_worker_[w].push_back(st);
@@ -51,15 +52,29 @@ const std::vector<OffCpuStretch>& OffCpu::stretches(int worker) const {
              : kNone;
 }
 
+std::int64_t OffCpu::held_in(int worker, std::int64_t from_ns, std::int64_t to_ns) const {
+  if (worker < 0 || static_cast<std::size_t>(worker) >= runs_.size()) return 0;
+  const std::vector<Held>& rs = runs_[static_cast<std::size_t>(worker)];
+  // The first run that ends after from_ns (runs do not overlap: their ends
+  // are in order too).
+  auto it = std::partition_point(rs.begin(), rs.end(),
+                                 [&](const Held& h) { return h.end_ns <= from_ns; });
+  std::int64_t held = 0;
+  for (; it != rs.end() && it->start_ns < to_ns; ++it) {
+    held += overlap(it->start_ns, it->end_ns, from_ns, to_ns);
+  }
+  return held;
+}
+
 double OffCpu::off_ns(int worker, std::int64_t from_ns, std::int64_t to_ns) const {
   double off = 0;
   for (const OffCpuStretch& s : stretches(worker)) {
     if (s.start_ns >= to_ns) break;
-    const std::int64_t o = overlap(s.start_ns, s.end_ns, from_ns, to_ns);
-    if (o > 0 && s.off_ns > 0) {
-      off += static_cast<double>(s.off_ns) * static_cast<double>(o) /
-             static_cast<double>(s.end_ns - s.start_ns);
-    }
+    if (s.off_ns <= 0 || s.end_ns <= from_ns) continue;
+    const std::int64_t held =
+        held_in(worker, std::max(s.start_ns, from_ns), std::min(s.end_ns, to_ns));
+    off +=
+        static_cast<double>(s.off_ns) * static_cast<double>(held) / static_cast<double>(s.held_ns);
   }
   return off;
 }

@@ -5,7 +5,8 @@
 //
 // Between two samples of one worker, the thread ran `cpu` ns and held a
 // task (the trace's run slices) for `held` ns: held - cpu of that held time
-// (at least 0) was off the CPU, spread evenly over the stretch. The thread's
+// (at least 0) was off the CPU, spread evenly over the held time in the
+// stretch (not over its idle time). The thread's
 // own CPU time outside its tasks (looking for work) counts as on-CPU time,
 // so the figure is a lower bound; with the CPU-bound tasks of `demo
 // parallel` that time is small.
@@ -51,7 +52,8 @@ class OffCpu {
   const std::vector<OffCpuStretch>& stretches(int worker) const;
 
   // off_ns() is how long `worker` held a task but was off the CPU within
-  // [from_ns, to_ns) (each stretch's off time spread evenly over it).
+  // [from_ns, to_ns) (each stretch's off time spread evenly over the time
+  // it held a task in that stretch).
   double off_ns(int worker, std::int64_t from_ns, std::int64_t to_ns) const;
   // held_ns() and off_total_ns() are over the sampled part of the run.
   std::int64_t held_ns(int worker) const;
@@ -60,8 +62,16 @@ class OffCpu {
   double off_share(int worker) const;
 
  private:
+  // held_in() is how long `worker` held a task within [from_ns, to_ns).
+  std::int64_t held_in(int worker, std::int64_t from_ns, std::int64_t to_ns) const;
+
+  struct Held {
+    std::int64_t start_ns;
+    std::int64_t end_ns;
+  };
   bool known_ = false;
   std::vector<std::vector<OffCpuStretch>> by_worker_;
+  std::vector<std::vector<Held>> runs_;  // per worker, in time order (they do not overlap)
 };
 
 }  // namespace demo
