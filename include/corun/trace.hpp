@@ -16,7 +16,7 @@ enum class TraceKind : std::uint8_t {
   kSpawn,     // `coroutine` was created (arg: the spawning coroutine, 0 = a thread)
   kRunStart,  // `coroutine` starts running on `worker`
   kRunStop,   // `coroutine` stops running on `worker`, for `reason`
-  kUnblock,   // `coroutine` was made runnable (arg: the waker, 0 = a thread/timer)
+  kUnblock,   // `coroutine` was made runnable (arg: the waker, kTimerWaker, 0 = a thread)
   kSteal,     // `worker` stole `arg` coroutines from worker `coroutine`
 };
 
@@ -32,6 +32,11 @@ enum class StopReason : std::uint8_t {
 };
 
 const char* to_string(StopReason reason) noexcept;
+
+// kTimerWaker is kUnblock's waker when a timer made the coroutine runnable:
+// its sleep ended, or its select timed out. (Timers fire on whatever
+// worker or coroutine happens to run them; that one is not the waker.)
+inline constexpr std::uint64_t kTimerWaker = ~std::uint64_t{0};
 
 struct TraceEvent {
   std::int64_t time_ns = 0;  // since the Runtime started

@@ -372,7 +372,7 @@ def case_parallel_timeline_turns():
     out, _ = run_ok(*SLICED, "--timeline")
     rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
     check([m.group(1) for m in rows] == ["0"], out)
-    cells = rows[0].group(2).replace(".", "").replace("*", "")
+    cells = rows[0].group(2).replace(".", "").replace("*", "").replace("~", "")
     check(len(turns([(c,) for c in cells])) >= 3, f"no turns in P0's row:\n{out}")
     check(re.search(r"\d+ preemptions? \(a letter gives way where its time slice ran out\)",
                     out), f"the legend does not count the preemptions:\n{out}")
@@ -381,7 +381,7 @@ def case_parallel_timeline_turns():
     check(re.search(r"^Task CPU time: thread CPU clock", out, re.M), out)
     out, _ = run_ok(*SLICED, "--timeline", "--timeslice", "off")
     rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
-    cells = rows[0].group(2).replace(".", "").replace("*", "")
+    cells = rows[0].group(2).replace(".", "").replace("*", "").replace("~", "")
     check(turns([(c,) for c in cells]) == ["1", "2"], f"off: not one after another:\n{out}")
     check("Time slice: off: no task was preempted" in out, out)
 
@@ -531,7 +531,7 @@ def case_compare_adds_baseline():
 # ---------------------------------------------------------------------------
 # --timeline and --trace
 
-TIMELINE_ROW = re.compile(r"^ +P(\d+) \|([^|]*)\| +\d+%$")
+TIMELINE_ROW = re.compile(r"^ +P(\d+) \|([^|]*)\| +\d+%(?: ~ *\d+%)?$")
 
 
 @case
@@ -542,7 +542,7 @@ def case_timeline_concurrent():
     check([m.group(1) for m in rows] == ["0", "1"], out)
     check(len({len(m.group(2)) for m in rows}) == 1, "rows of different widths")
     cells = "".join(m.group(2) for m in rows)
-    check(set(cells) <= set("AB*."), f"unexpected symbols: {cells}")
+    check(set(cells) <= set("AB*.~"), f"unexpected symbols: {cells}")
     check(cells.count(".") > len(cells) // 2, "sleeping tasks: the workers are mostly idle")
     check("A Task A (G1)" in out and "B Task B (G2)" in out and ". idle" in out, out)
 
@@ -553,7 +553,8 @@ def case_timeline_parallel():
     rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
     check([m.group(1) for m in rows] == ["0", "1"], out)
     cells = "".join(m.group(2) for m in rows)
-    check("1" in cells and "2" in cells, out)
+    # "~": the OS ran another thread there (a busy machine) instead of the task.
+    check(("1" in cells or "~" in cells) and ("2" in cells or "~" in cells), out)
     check("1 Task 1 (G1)" in out and "2 Task 2 (G2)" in out, out)
 
 
@@ -683,7 +684,7 @@ BAD_INPUTS = [
     (["compare", "--timeslice", "abc"], {}, r'--timeslice: expected a duration.*got "abc"'),
     (["compare", "--timeslice", "OFF"], {}, r'--timeslice: expected a duration.*got "OFF"'),
     (["concurrent", "--format", "xml"], {}, r'--format: expected table, json or csv, got "xml"'),
-    (["concurrent", "--variant", "words"], {}, r'--variant: expected tasks or letters'),
+    (["concurrent", "--variant", "words"], {}, r'--variant: expected tasks, letters or channel'),
     (["frobnicate"], {}, r'unknown subcommand "frobnicate": expected one of concurrent, '
                          r'parallel, compare'),
     ([], {}, r'a subcommand is required'),
@@ -2113,6 +2114,216 @@ def case_pictures_of_an_interrupted_run():
               "(interrupted by Ctrl-C)" in e["args"]["name"] for e in events), "trace")
     titles = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
     check(any("interrupted by Ctrl-C" in t for t in titles), titles)
+
+
+# ---------------------------------------------------------------------------
+# Pictures: the OS taking the CPU away, timer wake-ups, compare's 2x2,
+# hand-offs between coroutines
+
+OFF_CPU_ROW = re.compile(r"^ +P(\d+) \|([^|]*)\| +(\d+)% ~ *(\d+)%$")
+
+# How far (in percentage points) a worker's off-CPU share in the picture may
+# lie from the one its tasks' own CPU clocks give: the picture samples the
+# worker threads' CPU clocks every 2 ms or so, and counts the threads' own
+# scheduling work as on-CPU time.
+OFF_CPU_TOLERANCE = 12
+
+
+@case
+def case_timeline_shows_the_os_taking_turns():
+    """4 CPU-bound tasks on 4 workers: each worker row ends with the share
+    of its busy time its thread was off the CPU, which agrees with the run's
+    own numbers (each task's CPU time, from the thread CPU clock, against
+    the time it held its worker, from the trace); with fewer CPUs than
+    workers the OS takes turns, and the rows show it."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        doc, err = run_json("parallel", "--procs", "4", "--tasks", "4", "--work", "25M",
+                            "--timeline", "--trace", path)
+        events = load_trace(path)
+    rows = {int(m.group(1)): m for m in map(OFF_CPU_ROW.match, err.splitlines()) if m}
+    check(sorted(rows) == [0, 1, 2, 3], f"worker rows with an off-CPU share:\n{err}")
+    check("~N%: the share of its busy time the worker's thread was off the CPU" in err, err)
+    held = {w: 0.0 for w in range(4)}           # ms each worker ran a task
+    ran = {}                                    # (coroutine, worker) -> ms
+    for e in events:
+        if e["ph"] == "X" and e["pid"] == 1:
+            held[e["tid"]] += e["dur"] / 1e3
+            key = (e["args"]["coroutine"], e["tid"])
+            ran[key] = ran.get(key, 0.0) + e["dur"] / 1e3
+    on_cpu = {w: 0.0 for w in range(4)}
+    for t in doc["results"]:
+        total = sum(v for (g, _), v in ran.items() if g == t["coroutine"])
+        for (g, w), v in ran.items():
+            if g == t["coroutine"] and total > 0:
+                on_cpu[w] += t["cpu_ms"] * v / total
+    shares = {}
+    for w, m in rows.items():
+        want = 100 * max(0.0, 1 - on_cpu[w] / held[w]) if held[w] > 0 else 0
+        got = int(m.group(4))
+        shares[w] = got
+        check(abs(got - want) <= OFF_CPU_TOLERANCE,
+              f"P{w}: picture {got}% off CPU, the run's CPU time says {want:.0f}% "
+              f"(CPU {on_cpu[w]:.1f} ms of {held[w]:.1f} ms held):\n{err}")
+    if doc["cpus"] < 4:
+        # 4 busy threads on fewer CPUs: each is off the CPU a good part of
+        # the time, and the picture marks where.
+        check(sum(shares.values()) >= 100 * (1 - doc["cpus"] / 4) * 4 - 4 * OFF_CPU_TOLERANCE,
+              f"{doc['cpus']} CPUs for 4 busy threads, off-CPU shares {shares}:\n{err}")
+        check(any("~" in m.group(2) for m in rows.values()), f"no ~ in the worker rows:\n{err}")
+        check("~ held a task but off the CPU" in err, f"the legend lacks ~:\n{err}")
+
+
+@case
+def case_off_cpu_in_trace_and_svg():
+    """The same marks in Perfetto (a counter per worker) and in the SVG (a
+    bar of its own colour, in the legend)."""
+    with tempfile.TemporaryDirectory() as d:
+        trace, svg = os.path.join(d, "t.json"), os.path.join(d, "run.svg")
+        run_ok("parallel", "--procs", "3", "--tasks", "3", "--work", "10M", "--trace", trace,
+               "--svg", svg)
+        events = load_trace(trace)
+        root = ET.parse(svg).getroot()
+    counters = {e["name"] for e in events if e["ph"] == "C" and e["pid"] == 1}
+    check(counters == {"P0 off CPU", "P1 off CPU", "P2 off CPU"}, counters)
+    for e in events:
+        if e["ph"] == "C":
+            check(0 <= e["args"]["% of held time"] <= 100, e)
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text or "" for t in root.iter(ns + "text")]
+    check("held a task, off CPU" in texts, texts)
+
+
+@case
+def case_sleep_wakes_are_timer_wakes():
+    """A sleep's end is the timer's wake-up in every picture: the -vv event
+    log, the trace's flows and the narration."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        out, err = run_ok("concurrent", "--procs", "1", "--tasks", "2", "--steps", "2",
+                          "--interval", "5ms", "--explain", "--trace", path,
+                          env={"SPDLOG_LEVEL": "trace"})
+        events = load_trace(path)
+    unblocks = [l for l in err.splitlines() if "made runnable by" in l]
+    check(len(unblocks) == 2 and all(l.endswith("made runnable by its timer") for l in unblocks),
+          "\n".join(unblocks))
+    flows = [e for e in events if e["ph"] == "s" and e["cat"] == "wakeup"]
+    check(len(flows) == 2 and all(e["name"] == "timer fired" for e in flows), flows)
+    check(len(re.findall(r"its timer fired at", out)) == 2, out)
+
+
+def glance_rows(out):
+    """compare's 2x2: {workload: (1 worker, N workers, what it shows)}."""
+    rows = {}
+    for m in re.finditer(r"^  (sleep-bound|cpu-bound) +(\S+ ms|-) +(\S+ ms|-)  (.*)$", out,
+                         re.M):
+        rows[m.group(1)] = (m.group(2), m.group(3), m.group(4))
+    return rows
+
+
+@case
+def case_compare_opens_with_the_2x2():
+    """The 2x2 comes first, fits 80 columns, and every figure in it is the
+    table's figure of the same run (wall time medians, speedups); its
+    verdicts are the conclusions' (faster, within noise, ...)."""
+    out, _ = run_ok(*COMPARE_SMALL)
+    glance = out.index("At a glance")
+    check(glance < out.index("workload "), f"the 2x2 does not come first:\n{out}")
+    head = out[glance:out.index("workload ")]
+    check(all(len(l) <= 80 for l in head.splitlines()), f"wider than 80 columns:\n{head}")
+    check(re.search(r"^ +1 worker +2 workers  what it shows$", head, re.M), head)
+    rows = glance_rows(head)
+    check(set(rows) == {"sleep-bound", "cpu-bound"}, head)
+    table = {(m.group(1), int(m.group(2))): (m.group(3), m.group(4))
+             for m in re.finditer(r"^(sleep-bound|cpu-bound) +coroutines +(\d+) +[\d,]+ +"
+                                  r"([\d.]+) +[\d.]+ +([\d.]+)x", out, re.M)}
+    check(len(table) == 4, out)
+    conclusion = {w: re.search(rf"^{w}: (.*(?:\n  .*)*)", out, re.M).group(1).replace("\n  ", " ")
+                  for w in rows}
+    for workload, (one, many, shows) in rows.items():
+        check(one == table[(workload, 1)][0] + " ms", f"{workload}: {one} vs {table}")
+        check(many == table[(workload, 2)][0] + " ms", f"{workload}: {many} vs {table}")
+        speedup = re.match(r"(\d+\.\d\d)x", shows)
+        check(speedup and speedup.group(1) == table[(workload, 2)][1], f"{shows} vs {table}")
+        said = conclusion[workload]
+        if "within noise" in shows:
+            check("within noise" in said or "no faster" in said, f"{shows} / {said}")
+        elif "faster" in shows:
+            check("faster" in said, f"{shows} / {said}")
+    # JSON of another run: the 2x2 goes with the text, to stderr, and its
+    # figures are that run's medians.
+    doc, err = run_json(*COMPARE_SMALL)
+    rows = glance_rows(err)
+    for workload, (one, many, shows) in rows.items():
+        med = {r["procs"]: r for r in doc["rows"] if r["workload"] == workload}
+        check(one == f"{med[1]['wall_ms_median']:.1f} ms", f"{one} vs {med[1]}")
+        check(many == f"{med[2]['wall_ms_median']:.1f} ms", f"{many} vs {med[2]}")
+        check(shows.startswith(f"{med[2]['speedup']:.2f}x"), f"{shows} vs {med[2]}")
+
+
+@case
+def case_compare_2x2_interrupted():
+    """Ctrl-C: the 2x2 shows the medians measured so far and draws no
+    conclusion, as the rest of the report."""
+    rc, _, err = interrupt_after(["compare", "--procs", "1,2", "--runs", "1", "--sleepers",
+                                  "10", "--sleep", "50ms", "--work", "1000G", "--format", "csv"],
+                                 ready=r"sleep-bound on coroutines, procs=1: ")
+    check(rc == 130, f"exit {rc}, expected 130\n{err}")
+    rows = glance_rows(err)
+    check(rows and all(r[2] == "interrupted: no conclusion" for r in rows.values()), err)
+    check(rows["sleep-bound"][0].endswith(" ms") and rows.get("cpu-bound", ("-",))[0] == "-",
+          err)
+
+
+@case
+def case_channel_handoff_flows_and_narration():
+    """--variant channel: each task's receive is woken by the send of the
+    task before it in the ring; the trace draws a flow from the sender's
+    running slice (the send) to the receiver's next run, and the narration
+    says who woke whom, when."""
+    tasks, steps = 3, 2
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "t.json")
+        doc, err = run_json("concurrent", "--variant", "channel", "--procs", "1", "--tasks",
+                            str(tasks), "--steps", str(steps), "--interval", "5ms", "--trace",
+                            path, "--explain", "--wide")
+        events = load_trace(path)
+    check(doc["variant"] == "channel" and not doc["interrupted"], doc)
+    order = [(e["task"], e["step"]) for e in doc["events"]]
+    want = [(f"Task {chr(65 + i)}", s) for s in range(1, steps + 1) for i in range(tasks)]
+    check(order == want, f"the token's order: {order}")
+    tracks, flows = check_coroutine_tracks(events, 1)
+    gid = {name.rsplit(" (G", 1)[0]: int(name.rsplit("(G", 1)[1].rstrip(")")) for name in tracks}
+    by_g = {gid[n.rsplit(" (G", 1)[0]]: s for n, s in tracks.items()}
+    handoffs = [v for k, v in flows.items() if k[0] == "wakeup" and
+                v["s"]["name"].startswith("woken by G")]
+    check(len(handoffs) == tasks * steps - 1, f"{len(handoffs)} hand-offs: {handoffs}")
+    names = {g: n for n, g in gid.items()}
+    told = {}
+    for h in handoffs:
+        sender, receiver = h["s"]["tid"], h["f"]["tid"]
+        check(h["s"]["name"] == f"woken by G{sender}", h)
+        s_name, r_name = names[sender], names[receiver]
+        check(ord(r_name[-1]) - 65 == (ord(s_name[-1]) - 65 + 1) % tasks,
+              f"{s_name} woke {r_name}: not the next in the ring")
+        check(any(e["args"]["state"] == "running" and
+                  e["ts"] <= h["s"]["ts"] <= e["ts"] + e["dur"] + 0.001 for e in by_g[sender]),
+              f"the flow does not start in {s_name}'s run: {h}")
+        nxt = [e for e in by_g[receiver] if e["args"]["state"] == "running" and
+               abs(e["ts"] - h["f"]["ts"]) <= 0.001]
+        check(nxt, f"the flow does not end at {r_name}'s next run: {h}")
+        before = [e for e in by_g[receiver] if e["ts"] + e["dur"] <= h["s"]["ts"] + 0.001]
+        check(before and any(e["args"]["state"] == "blocked" and
+                             e["args"]["wait"].startswith("chan") for e in before[-2:]),
+              f"{r_name} was not blocked on its channel before: {before[-2:]}")
+        told[(r_name, round(h["s"]["ts"] / 1e3, 1))] = s_name
+    woken = re.findall(r"^ +[\d.]+ ms  (Task \w+), woken by (Task \w+) at ([\d.]+) ms,", err, re.M)
+    folded = "... the same" in err  # repeated runs told once and counted
+    check(len(woken) == len(handoffs) or (folded and woken),
+          f"{len(woken)} told, {len(handoffs)} hand-offs:\n{err}")
+    for receiver, sender, at in woken:
+        match = [s for (r, t), s in told.items() if r == receiver and abs(t - float(at)) <= 0.11]
+        check(match == [sender], f"{receiver} woken by {sender} at {at}: trace {told}")
 
 
 # ---------------------------------------------------------------------------

@@ -169,6 +169,7 @@
 
 #include "corun/arch/sanitizers.hpp"
 #include "corun/diag/fatal.hpp"
+#include "corun/diag/trace_waker.hpp"
 #include "corun/errors.hpp"
 #include "corun/os/asymmetric_fence.hpp"
 #include "corun/os/futex.hpp"
@@ -355,10 +356,9 @@ void Scheduler::ready(Coroutine* g) noexcept {
     leave_parked(g);
   }
   if (trace_) {
-    Coroutine* by = on_worker ? w->running_coroutine() : nullptr;
-    trace_->record(
-        on_worker ? w->index : -1,
-        {.coroutine = g->id, .arg = by != nullptr ? by->id : 0, .kind = TraceKind::kUnblock});
+    trace_->record(on_worker ? w->index : -1, {.coroutine = g->id,
+                                               .arg = trace_waker(on_worker ? w : nullptr),
+                                               .kind = TraceKind::kUnblock});
   }
   if (on_worker && !w->chaos_roll(4)) {
     w->put(g, /*next=*/true);
@@ -380,7 +380,10 @@ void Scheduler::ready(Coroutine* g) noexcept {
 void Scheduler::ready_from_outside(Coroutine* g) noexcept {
   outside_wakers_.fetch_add(1, std::memory_order_acq_rel);
   leave_parked(g);
-  if (trace_) trace_->record(-1, {.coroutine = g->id, .arg = 0, .kind = TraceKind::kUnblock});
+  if (trace_) {
+    trace_->record(-1,
+                   {.coroutine = g->id, .arg = trace_waker(nullptr), .kind = TraceKind::kUnblock});
+  }
   g->state.store(CoState::kRunnable, std::memory_order_relaxed);
   global_.push(g);
   wakep();

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "corun/sched/timer_firing.hpp"
+
 namespace corun::detail {
 
 namespace {
@@ -94,7 +96,10 @@ int TimerHeap::run_expired(std::int64_t now) {
     const bool more = !heap_.empty() && heap_[0].when <= now;
     publish();
     lock_.unlock();
-    for (int i = 0; i < n; ++i) due[i]->fire(due[i]);
+    {
+      const FiringTimers firing;  // what they wake, a timer woke (the trace says so)
+      for (int i = 0; i < n; ++i) due[i]->fire(due[i]);
+    }
     total += n;
     if (!more) return total;
   }

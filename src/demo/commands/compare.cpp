@@ -35,6 +35,7 @@ namespace demo {
 
 namespace {
 
+using compare::at_a_glance;
 using compare::bar_chart;
 using compare::conclusions;
 using compare::measure;
@@ -120,7 +121,11 @@ Report run(const Settings& s, Session& session) {
   const std::string stopped =
       "Interrupted (Ctrl-C): the table shows the runs that finished; no conclusion is drawn "
       "from an unfinished comparison.\n";
-  std::string text = table(s, rows, console.style(), console.table_width());
+  std::string text;
+  if (!rows.empty()) {
+    text = "\n" + at_a_glance(s, rows, completed, console.style(), console.table_width());
+  }
+  text += table(s, rows, console.style(), console.table_width());
   for (const std::string& line : lines) text += line + "\n";
   if (!completed) text += stopped;
   if (!rows.empty()) text += "\n" + bar_chart(rows, console.style(), console.table_width());

@@ -7,6 +7,11 @@
 // --variant letters (seed 003): two coroutines, "Numbers" printing 1..S and
 // "Letters" printing a, b, ..., each sleeping before it prints, joined with
 // a WaitGroup.
+// --variant channel: N tasks pass a token round a ring of channels: a task
+// waits (blocked on its channel) for the token, prints its step, sleeps
+// --interval holding it and sends it to the next task, whose receive the
+// send wakes. The token orders the steps, so the sleeps cannot overlap:
+// waiting on a channel for another task is not the same as sleeping.
 // Sleeping parks a coroutine, not its worker, so on one worker the sleeps
 // overlap: the run takes S - 1 intervals, not N x (S - 1). The overlap is
 // measured from the first task's start (slept / (wall - first start)), so
@@ -44,7 +49,11 @@ namespace demo {
 
 namespace {
 
-enum class Variant { kTasks, kLetters };
+enum class Variant { kTasks, kLetters, kChannel };
+
+const char* to_string(Variant v) {
+  return v == Variant::kLetters ? "letters" : v == Variant::kChannel ? "channel" : "tasks";
+}
 
 constexpr int kMaxTasks = 100'000;
 constexpr int kMaxSteps = 1'000'000;
@@ -75,8 +84,11 @@ Settings check(const Options& o) {
   Settings s;
   if (o.variant == "letters") {
     s.variant = Variant::kLetters;
+  } else if (o.variant == "channel") {
+    s.variant = Variant::kChannel;
   } else if (o.variant != "tasks") {
-    throw UsageError(fmt::format("--variant: expected tasks or letters, got \"{}\"", o.variant));
+    throw UsageError(
+        fmt::format("--variant: expected tasks, letters or channel, got \"{}\"", o.variant));
   }
   s.tasks = static_cast<int>(parse_int("--tasks", o.tasks, 1, kMaxTasks));
   if (s.variant == Variant::kLetters && o.tasks_option->count() > 0 && s.tasks != 2) {
@@ -125,6 +137,11 @@ struct TaskRecord {
 class RunState {
  public:
   RunState(const Settings& s, Console& console) : s_(s), console_(console) {
+    for (int i = 0; i < s.tasks && s.variant == Variant::kChannel; ++i) {
+      // Room for one token: the last send (to a task that is done) does
+      // not wait for a receiver.
+      inbox_.push_back(corun::make_channel<int>(1));
+    }
     for (int i = 0; i < s.tasks; ++i) {
       TaskRecord t;
       if (s.variant == Variant::kLetters) {
@@ -154,6 +171,13 @@ class RunState {
       corun::this_coroutine::sleep_for(d);
       me.slept_ns += d.count();
     };
+    if (s_.variant == Variant::kChannel) {
+      pass_the_token(i, sleep);
+      if (me.steps_done < s_.steps) return;
+      finished_.record(clock_.elapsed_ns());
+      tally.done();
+      return;
+    }
     const bool sleep_first = s_.variant == Variant::kLetters;  // as seed 003 does
     for (int step = 1; step <= s_.steps; ++step) {
       if (interrupted()) return;
@@ -183,6 +207,23 @@ class RunState {
   }
 
  private:
+  // pass_the_token() is a channel task's steps: Task A starts with the
+  // token; each step waits for it, prints, sleeps holding it and sends it
+  // on (not after the ring's very last step: nobody waits for it).
+  template <class Sleep>
+  void pass_the_token(std::size_t i, Sleep& sleep) {
+    const std::size_t n = inbox_.size();
+    for (int step = 1; step <= s_.steps; ++step) {
+      if (i != 0 || step != 1) (void)inbox_[i].recv();  // blocks until the token comes
+      if (interrupted()) return;
+      record(i, step);
+      tasks_[i].steps_done = step;
+      if (step == s_.steps && i + 1 == n) return;
+      sleep();
+      inbox_[(i + 1) % n].send(step);  // wakes the next task's receive
+    }
+  }
+
   std::string step_value(std::size_t task, int step) const {
     if (s_.variant == Variant::kLetters && task == 1) {
       return column_name(static_cast<std::size_t>(step - 1), 'a');
@@ -208,6 +249,7 @@ class RunState {
   Stopwatch clock_;
   LatestTime finished_;
   std::vector<TaskRecord> tasks_;
+  std::vector<corun::Channel<int>> inbox_;  // kChannel: task i receives the token on inbox_[i]
   std::mutex mu_;
   std::vector<StepEvent> events_;  // guarded by mu_ during the run
   static constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
@@ -229,6 +271,13 @@ std::string header(const Settings& s) {
         "Numbers and letters printed by two coroutines joined with a WaitGroup (seed 003): "
         "{} steps, {} apart, on {}\n",
         s.steps, apart(s), workers);
+  }
+  if (s.variant == Variant::kChannel) {
+    return fmt::format(
+        "{} pass a token round a ring of channels, {} each, sleeping {} with it, on {} "
+        "(procs={})\n",
+        plural(s.tasks, "task", "tasks"), plural(s.steps, "step", "steps"), apart(s), workers,
+        s.procs);
   }
   return fmt::format("{} x {}, {} apart, on {} (procs={})\n", plural(s.tasks, "task", "tasks"),
                      plural(s.steps, "step", "steps"), apart(s), workers, s.procs);
@@ -274,6 +323,10 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, b
         o.wall_ms, o.steps_done, s.tasks * s.steps);
   } else if (s.tasks == 1) {
     o.summary = slept_wall + ": a single task has nothing to overlap with.";
+  } else if (s.variant == Variant::kChannel) {
+    o.summary = slept_wall +
+                ": the token orders the steps, so the sleeps did not overlap; each task waited "
+                "on its channel until the one before it sent the token, and that send woke it.";
   } else if (o.overlap >= 1.2) {
     o.summary = slept_wall + ": their waits overlapped (concurrency).";
     if (s.procs > 1) o.summary += " Sleeping needs no CPU: one worker would do the same.";
@@ -293,7 +346,7 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
   w.begin_object()
       .field("command", "concurrent")
       .field("version", CORUN_VERSION)
-      .field("variant", s.variant == Variant::kLetters ? "letters" : "tasks")
+      .field("variant", to_string(s.variant))
       .field("procs", s.procs)
       .field("cpus", corun::available_cpus())
       .field("tasks", s.tasks)
@@ -362,7 +415,7 @@ std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
     workers += (workers.empty() ? "" : " ") + std::to_string(worker);
   csv.add("summary", {{"command", "concurrent"},
                       {"version", CORUN_VERSION},
-                      {"variant", s.variant == Variant::kLetters ? "letters" : "tasks"},
+                      {"variant", to_string(s.variant)},
                       {"procs", std::to_string(s.procs)},
                       {"cpus", std::to_string(corun::available_cpus())},
                       {"tasks", std::to_string(s.tasks)},
@@ -404,7 +457,7 @@ Report run(const Settings& s, Session& session) {
     labels[rs.tasks()[i].coroutine] = {rs.tasks()[i].name,
                                        letters ? rs.tasks()[i].name[0] : default_symbol(i), i};
   }
-  session.add_run("demo concurrent", s.procs, run.trace, labels, !run.completed);
+  session.add_run("demo concurrent", s.procs, run.trace, labels, !run.completed, run.cpu);
   return {"\n" + outcome.summary + "\n",
           machine_document(
               session.format(), [&] { return to_json(s, rs, outcome); },
@@ -422,7 +475,8 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
                      "Worker threads, 1..1024 (default: GOMAXPROCS, else all CPUs)");
   cmd->add_option("--variant", opts->variant,
                   "tasks: N tasks print steps 1..S (seed 000); letters: numbers and letters "
-                  "printed by two coroutines joined with a WaitGroup (seed 003)")
+                  "printed by two coroutines joined with a WaitGroup (seed 003); channel: N "
+                  "tasks pass a token round a ring of channels, each send waking the next task")
       ->type_name("NAME")
       ->default_str("tasks");
   opts->tasks_option = cmd->add_option("-t,--tasks", opts->tasks, "Number of tasks, 1..100000")
@@ -448,6 +502,7 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
       "  demo concurrent --tasks 4 --steps 10 --interval 50ms\n"
       "  demo concurrent --variant letters          # seed 003: 1 a 2 b ... with a WaitGroup\n"
       "  demo concurrent --procs 1 --timeline       # draw the worker: mostly idle\n"
+      "  demo concurrent --variant channel --explain  # who woke whom: a token hand-off\n"
       "  demo concurrent --format json > run.json\n");
   return {cmd, run_command<Options, Settings>(opts, global, check, run)};
 }

@@ -459,7 +459,7 @@ Report run(const Settings& s, Session& session) {
   }
   const Outcome outcome = summarize(s, rs, wall_ns, cpu, preemptions.total,
                                     count_turns(run.trace, labels), run.completed);
-  session.add_run("demo parallel", s.procs, run.trace, labels, !run.completed);
+  session.add_run("demo parallel", s.procs, run.trace, labels, !run.completed, run.cpu);
   return {report(s, outcome),
           machine_document(
               session.format(), [&] { return to_json(s, rs, outcome); },

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "demo/render/text.hpp"
 
@@ -86,29 +88,43 @@ std::string optional_number(std::optional<double> v, std::string_view format) {
   return v ? fmt::format(fmt::runtime(format), *v) : "-";
 }
 
+// find() is the row of workload `w` run by `r` (at `procs` workers for
+// coroutines), or null.
+const Row* find(const std::vector<Row>& rows, Workload w, Runner r, int procs) {
+  for (const Row& row : rows) {
+    if (row.workload == w && row.runner == r && (r == Runner::kThreads || row.procs == procs)) {
+      return &row;
+    }
+  }
+  return nullptr;
+}
+
+// best() is the fastest row of workload `w` on more than one worker, or null.
+const Row* best(const std::vector<Row>& rows, Workload w) {
+  const Row* top = nullptr;
+  for (const Row& row : rows) {
+    if (row.workload == w && row.runner == Runner::kCoroutines && row.procs > 1 &&
+        (top == nullptr || row.wall() < top->wall())) {
+      top = &row;
+    }
+  }
+  return top;
+}
+
+// could_run() is the most tasks of `row`'s workload that can run at once on
+// its workers: no more than the CPUs (and for cpu-bound, the tasks).
+int could_run(const Settings& s, const Row& row) {
+  const int could = std::min(row.procs, s.cpus);
+  return row.workload == Workload::kCpu ? std::min(could, s.cpu_tasks) : could;
+}
+
 }  // namespace
 
 // conclusions() are drawn only from a complete comparison.
 std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& rows) {
   std::vector<std::string> out;
-  auto find = [&](Workload w, Runner r, int procs) -> const Row* {
-    for (const Row& row : rows) {
-      if (row.workload == w && row.runner == r && (r == Runner::kThreads || row.procs == procs)) {
-        return &row;
-      }
-    }
-    return nullptr;
-  };
-  auto best = [&](Workload w) {
-    const Row* top = nullptr;
-    for (const Row& row : rows) {
-      if (row.workload == w && row.runner == Runner::kCoroutines && row.procs > 1 &&
-          (top == nullptr || row.wall() < top->wall())) {
-        top = &row;
-      }
-    }
-    return top;
-  };
+  auto find = [&](Workload w, Runner r, int procs) { return compare::find(rows, w, r, procs); };
+  auto best = [&](Workload w) { return compare::best(rows, w); };
 
   if (const Row* one = find(Workload::kSleep, Runner::kCoroutines, 1)) {
     const std::string tasks = with_commas(static_cast<std::uint64_t>(one->tasks));
@@ -124,15 +140,15 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
     } else {
       // More workers that are no faster make it "concurrency is enough".
       const Row* top = best(Workload::kSleep);
-      const bool enough = top != nullptr &&
-                          judge(*one, *top, std::min(top->procs, s.cpus)).kind != Verdict::kFaster;
+      const bool enough =
+          top != nullptr && judge(*one, *top, could_run(s, *top)).kind != Verdict::kFaster;
       line = fmt::format(
           "sleep-bound: 1 worker overlaps the waits: {} x {} of waiting in {:.0f} ms "
           "(concurrency{})",
           tasks, format_duration(s.sleep), one->wall(), enough ? " is enough" : "");
     }
     if (const Row* top = best(Workload::kSleep)) {
-      const Verdict v = judge(*one, *top, std::min(top->procs, s.cpus));
+      const Verdict v = judge(*one, *top, could_run(s, *top));
       switch (v.kind) {
         case Verdict::kBeyondTheCpus:
           line += fmt::format("; {} workers: {}", top->procs, beyond_the_cpus(v));
@@ -165,7 +181,7 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
           fmt::format("cpu-bound: one task: nothing to run in parallel ({} workers: {:.2f}x)",
                       top->procs, one->wall() / top->wall()));
     } else {
-      const int could = std::min({top->procs, s.cpu_tasks, s.cpus});
+      const int could = could_run(s, *top);
       const Verdict v = judge(*one, *top, could);
       std::string line;
       switch (v.kind) {
@@ -211,6 +227,68 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
       line += fmt::format(" (threads capped at {}: --max-threads)", with_commas(threads->tasks));
     }
     out.push_back(line);
+  }
+  return out;
+}
+
+// at_a_glance() is the 2x2: each workload's median wall time on 1 worker
+// and on the most workers measured, and what the pair shows (the same
+// verdict as conclusions(): judge()).
+std::string at_a_glance(const Settings& s, const std::vector<Row>& rows, bool completed,
+                        const Style& style, int width) {
+  const int most = *std::max_element(s.procs.begin(), s.procs.end());
+  const std::string many = plural(most, "worker", "workers");
+  auto wall = [](const Row* row) {
+    return row != nullptr && !row->samples.empty() ? format_ms(row->wall()) + " ms"
+                                                   : std::string("-");
+  };
+  auto shows = [&](Workload w, const Row* one, const Row* top) -> std::string {
+    const bool sleep = w == Workload::kSleep;
+    if (!completed) return "interrupted: no conclusion";
+    if (one == nullptr || !one->complete) return "-";
+    if (top == nullptr) return fmt::format("only 1 worker measured (try --procs 1,{})", s.cpus);
+    if (sleep && (s.sleep.count() == 0 || one->tasks == 1)) return "no waits to overlap";
+    if (!sleep && s.cpu_tasks == 1) return "one task: nothing to run in parallel";
+    const Verdict v = judge(*one, *top, could_run(s, *top));
+    switch (v.kind) {
+      case Verdict::kBeyondTheCpus:
+        return fmt::format("{:.2f}x: noise (beyond what the CPUs allow)", v.speedup);
+      case Verdict::kFaster:
+        return fmt::format("{:.2f}x faster: {}", v.speedup,
+                           sleep ? "start-up work shared" : "parallelism");
+      case Verdict::kSlower:
+        return fmt::format("{:.2f}x, slower{}", v.speedup, sleep ? "" : ": no free CPUs");
+      case Verdict::kWithinNoise:
+        return fmt::format("{:.2f}x, within noise: {}", v.speedup,
+                           sleep ? "concurrency is enough" : "no speedup seen");
+    }
+    return "";
+  };
+  struct Line {
+    std::string label, one, top, what;
+  };
+  std::vector<Line> lines{{"", "1 worker", most > 1 ? many : "-", "what it shows"}};
+  for (const Workload w : {Workload::kSleep, Workload::kCpu}) {
+    const Row* one = find(rows, w, Runner::kCoroutines, 1);
+    if (one == nullptr) continue;
+    const Row* top = most > 1 ? find(rows, w, Runner::kCoroutines, most) : nullptr;
+    lines.push_back(
+        {fmt::format("  {}", name(w)), wall(one), most > 1 ? wall(top) : "-", shows(w, one, top)});
+  }
+  constexpr std::size_t kLabel = 13;  // "  sleep-bound"
+  std::size_t cell = 0;
+  for (const Line& l : lines) cell = std::max({cell, l.one.size(), l.top.size()});
+  std::string out = style.bold("At a glance (median wall time; the table follows)") + "\n";
+  for (const Line& l : lines) {
+    const std::string head =
+        fmt::format("{:<{}}  {:>{}}  {:>{}}  ", l.label, kLabel, l.one, cell, l.top, cell);
+    if (width > 0 && head.size() + display_width(l.what) > static_cast<std::size_t>(width)) {
+      // Too narrow: the verdict goes below.
+      out += head.substr(0, head.find_last_not_of(' ') + 1) + "\n" + std::string(kLabel + 2, ' ') +
+             l.what + "\n";
+    } else {
+      out += head + l.what + "\n";
+    }
   }
   return out;
 }

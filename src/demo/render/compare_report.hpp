@@ -24,6 +24,14 @@ namespace demo::compare {
 // what the rows show.
 std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& rows);
 
+// at_a_glance() is the lesson in a 2x2: sleep-bound and cpu-bound, on 1
+// worker and on the most workers measured: the median wall times, and what
+// each pair shows (faster, within noise, ... as conclusions() decides it;
+// "interrupted" when the comparison is not complete). At most `width`
+// columns (0: no limit) when the verdicts fit; else each goes below its row.
+std::string at_a_glance(const Settings& s, const std::vector<Row>& rows, bool completed,
+                        const Style& style, int width);
+
 // table() is the rows as a table `width` columns wide at most (0: no
 // limit), with the notes of the rows under it.
 std::string table(const Settings& s, const std::vector<Row>& rows, const Style& style, int width);

@@ -75,6 +75,11 @@ std::string narrate(const std::vector<corun::TraceEvent>& events, const TaskLabe
   std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
     return a.task->spans[a.span].start_ns < b.task->spans[b.span].start_ns;
   });
+  // The wake-up that led to each run: by coroutine and the run's start.
+  std::map<std::pair<std::uint64_t, std::int64_t>, const Wakeup*> woke_for;
+  for (const Wakeup& w : h.wakeups) {
+    if (w.run_ns >= 0) woke_for[{w.coroutine, w.run_ns}] = &w;
+  }
   std::vector<Told> told;
   for (const Run& r : runs) {
     const StateSpan& s = r.task->spans[r.span];
@@ -83,12 +88,20 @@ std::string narrate(const std::vector<corun::TraceEvent>& events, const TaskLabe
     // What came before: what ended its wait, and a wait for a worker.
     if (r.span > 0 && r.task->spans[r.span - 1].state == TaskState::kRunnable) {
       const StateSpan& queued = r.task->spans[r.span - 1];
-      if (r.span > 1 && r.task->spans[r.span - 2].state == TaskState::kSleeping) {
-        line += fmt::format(", its timer fired at {},", ms(queued.start_ns));
-        key += ", its timer fired,";
-      } else if (r.span > 1 && r.task->spans[r.span - 2].state == TaskState::kBlocked) {
-        line += fmt::format(", woken at {},", ms(queued.start_ns));
-        key += ", woken,";
+      const auto wake = woke_for.find({r.task->coroutine, s.start_ns});
+      const Wakeup* wk = wake != woke_for.end() ? wake->second : nullptr;
+      const TaskState before = r.span > 1 ? r.task->spans[r.span - 2].state : TaskState::kRunnable;
+      if (before == TaskState::kSleeping || (wk != nullptr && wk->timer)) {
+        const bool timeout = before == TaskState::kBlocked;
+        line += fmt::format(", {} at {},", timeout ? "its wait timed out" : "its timer fired",
+                            ms(queued.start_ns));
+        key += timeout ? ", its wait timed out," : ", its timer fired,";
+      } else if (before == TaskState::kBlocked) {
+        const std::string by = wk != nullptr && wk->waker != 0 ? "by " + name(wk->waker) + " "
+                               : wk != nullptr                 ? "by a thread "
+                                                               : "";
+        line += fmt::format(", woken {}at {},", by, ms(queued.start_ns));
+        key += fmt::format(", woken {},", by);
       }
       if (queued.end_ns - queued.start_ns >= kWaitWorth) {
         line += fmt::format(" waits {} for a worker, then", ms(queued.end_ns - queued.start_ns));

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "demo/render/off_cpu.hpp"
 #include "demo/render/state_columns.hpp"
 #include "demo/render/task_history.hpp"
 #include "demo/render/text.hpp"
@@ -30,6 +31,7 @@ constexpr const char* kBlocked = "#d62728";
 constexpr const char* kIdle = "#e0e0e0";
 constexpr const char* kWake = "#333333";
 constexpr const char* kSteal = "#9467bd";
+constexpr const char* kOffCpu = "#e377c2";
 
 // xml() escapes text for SVG.
 std::string xml(std::string_view s) {
@@ -89,9 +91,10 @@ std::string ms_text(double ms) {
 
 void SvgPicture::add_run(std::string_view name, int procs,
                          const std::vector<corun::TraceEvent>& events, const TaskLabels& labels,
-                         bool interrupted) {
+                         bool interrupted, const std::vector<CpuSample>& cpu) {
   const TaskHistory h = task_history(events);
   const std::vector<RunSlice> slices = run_slices(events);
+  const OffCpu off_cpu(slices, cpu, procs);
   std::int64_t end_ns = std::max<std::int64_t>(1, h.end_ns);
   for (const RunSlice& s : slices) end_ns = std::max(end_ns, s.end_ns);
   const double end_ms = static_cast<double>(end_ns) / 1e6;
@@ -175,6 +178,18 @@ void SvgPicture::add_run(std::string_view name, int procs,
           x(s.start_ns), y, std::max(2.0, x(s.end_ns) - x(s.start_ns)), kLane, kRunning,
           xml(task_name(s.coroutine)), w, ms_text(static_cast<double>(s.start_ns) / 1e6),
           ms_text(static_cast<double>(s.end_ns) / 1e6));
+    }
+    // Where its thread held a task but was off the CPU: a bar from the
+    // lane's bottom, as high as the off-CPU share of the held time.
+    for (const OffCpuStretch& st : off_cpu.stretches(w)) {
+      if (st.off_ns <= 0) continue;
+      const double high = kLane * std::min(1.0, st.off_share());
+      o += fmt::format(
+          R"(<rect x="{:.2f}" y="{:.2f}" width="{:.2f}" height="{:.2f}" fill="{}"><title>P{} held a task but was off the CPU {:.0f}% of that time, {} .. {} ms</title></rect>)"
+          "\n",
+          x(st.start_ns), y + kLane - high, std::max(0.5, x(st.end_ns) - x(st.start_ns)), high,
+          kOffCpu, w, 100.0 * st.off_share(), ms_text(static_cast<double>(st.start_ns) / 1e6),
+          ms_text(static_cast<double>(st.end_ns) / 1e6));
     }
     y += kLane + kGap;
   }
@@ -283,12 +298,14 @@ void SvgPicture::add_run(std::string_view name, int procs,
 
   // Legend.
   int lx = 10;
-  for (const auto& [c, what] : std::initializer_list<std::pair<const char*, const char*>>{
-           {kRunning, "running"},
-           {kRunnable, "runnable (waiting for a worker)"},
-           {kSleeping, "sleeping"},
-           {kBlocked, "blocked (channel, WaitGroup, Mutex, select)"},
-           {kIdle, "worker idle"}}) {
+  std::vector<std::pair<const char*, const char*>> keys = {
+      {kRunning, "running"},
+      {kRunnable, "runnable (waiting for a worker)"},
+      {kSleeping, "sleeping"},
+      {kBlocked, "blocked (channel, WaitGroup, Mutex, select)"},
+      {kIdle, "worker idle"}};
+  if (off_cpu.known()) keys.emplace_back(kOffCpu, "held a task, off CPU");
+  for (const auto& [c, what] : keys) {
     o += fmt::format(R"(<rect x="{}" y="{}" width="12" height="12" fill="{}"/>)"
                      R"(<text x="{}" y="{}" font-size="11">{}</text>)"
                      "\n",

@@ -6,7 +6,8 @@
 // tasks, one histogram lane per state; a time axis in ms; wake-up arrows
 // (from the waker's lane, or for a timer from the woken task's own lane, to
 // where the woken task next runs) and steal arrows (victim to thief) when
-// there are few enough to read; a legend.
+// there are few enough to read; where a worker's thread held a task but was
+// off the CPU, a pink bar in its lane; a legend.
 #pragma once
 
 #include <string>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "corun/trace.hpp"
+#include "demo/render/off_cpu.hpp"
 #include "demo/render/trace_view.hpp"
 
 namespace demo {
@@ -28,8 +30,11 @@ inline constexpr std::size_t kMaxTaskLanes = 40;
 // SvgPicture collects runs into one picture, one below the other.
 class SvgPicture {
  public:
+  // add_run() draws one run; `cpu`: its worker threads' CPU clocks (an
+  // off-CPU bar where a worker's thread held a task but was off the CPU).
   void add_run(std::string_view name, int procs, const std::vector<corun::TraceEvent>& events,
-               const TaskLabels& labels, bool interrupted = false);
+               const TaskLabels& labels, bool interrupted = false,
+               const std::vector<CpuSample>& cpu = {});
 
   // svg() is the finished document.
   std::string svg() const;

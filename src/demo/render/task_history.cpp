@@ -112,9 +112,9 @@ TaskHistory task_history(const std::vector<corun::TraceEvent>& events) {
         pending[e.coroutine] = h.wakeups.size();
         h.wakeups.push_back({.time_ns = e.time_ns,
                              .coroutine = e.coroutine,
-                             .waker = e.arg,
+                             .waker = e.arg == corun::kTimerWaker ? 0 : e.arg,
                              .worker = e.worker,
-                             .timer = e.arg == 0 && was == TaskState::kSleeping});
+                             .timer = e.arg == corun::kTimerWaker});
         break;
       }
       case corun::TraceKind::kSteal:

@@ -45,8 +45,8 @@ struct TaskTrack {
 };
 
 // Wakeup is a coroutine made runnable: by coroutine `waker` (a send, an
-// unlock, a done()), or, with waker 0, by its timer (`timer`: it was
-// sleeping) or by a plain thread.
+// unlock, a done()), or, with waker 0, by its timer (`timer`: its sleep
+// ended or its select timed out) or by a plain thread.
 struct Wakeup {
   std::int64_t time_ns = 0;
   std::uint64_t coroutine = 0;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "demo/render/off_cpu.hpp"
 #include "demo/render/state_columns.hpp"
 #include "demo/render/task_history.hpp"
 #include "demo/render/text.hpp"
@@ -30,6 +31,13 @@ struct Cell {
       }
     }
     ran.emplace_back(coroutine, ns);
+  }
+
+  // held() is how long some coroutine ran in the column.
+  std::int64_t held() const {
+    std::int64_t busy = 0;
+    for (const auto& r : ran) busy += r.second;
+    return busy;
   }
 
   // shown() is the coroutine that ran most of the column's busy time (at
@@ -134,7 +142,9 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
     label_width = std::max(label_width, std::string_view("runnable").size());
   }
   label_width += 4;  // "  " before, " |" after
-  const int cols_count = std::max(10, opts.width - static_cast<int>(label_width) - 7);
+  const OffCpu off_cpu = opts.cpu != nullptr ? OffCpu(slices, *opts.cpu, opts.procs) : OffCpu();
+  const int figures = off_cpu.known() ? 12 : 7;  // "| 100%", and " ~100%"
+  const int cols_count = std::max(10, opts.width - static_cast<int>(label_width) - figures);
   const Columns cols{end_ns, cols_count};
   auto label = [&](std::string_view text) {
     return fmt::format("{:>{}} |", text, label_width - 2);
@@ -146,6 +156,7 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
   std::vector<std::int64_t> busy_ns(static_cast<std::size_t>(opts.procs));
   bool several = false;
   bool unknown = false;
+  bool off_shown = false;
   for (const RunSlice& s : slices) {
     if (s.worker < 0 || s.worker >= opts.procs) continue;
     busy_ns[static_cast<std::size_t>(s.worker)] += s.end_ns - s.start_ns;
@@ -174,10 +185,16 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
   }
   for (int w = 0; w < opts.procs; ++w) {
     std::string row = label(fmt::format("P{}", w));
-    for (const Cell& cell : rows[static_cast<std::size_t>(w)]) {
+    for (int c = 0; c < cols.count; ++c) {
+      const Cell& cell = rows[static_cast<std::size_t>(w)][static_cast<std::size_t>(c)];
       bool mixed = false;
       const std::uint64_t coroutine = cell.shown(mixed);
-      if (coroutine == 0) {
+      const std::int64_t col_end = c + 1 < cols.count ? cols.start_of(c + 1) : end_ns;
+      if (coroutine != 0 && off_cpu.known() &&
+          2 * off_cpu.off_ns(w, cols.start_of(c), col_end) > static_cast<double>(cell.held())) {
+        row += style.bold(std::string(1, kCellOffCpu));
+        off_shown = true;
+      } else if (coroutine == 0) {
         row += style.dim(".");
       } else if (mixed) {
         row += '*';
@@ -191,7 +208,9 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
     }
     const double busy = 100.0 * static_cast<double>(busy_ns[static_cast<std::size_t>(w)]) /
                         static_cast<double>(end_ns);
-    out += fmt::format("{}| {:>3.0f}%\n", row, std::min(busy, 100.0));
+    const std::string off =
+        off_cpu.known() ? fmt::format(" ~{:>3.0f}%", 100.0 * off_cpu.off_share(w)) : "";
+    out += fmt::format("{}| {:>3.0f}%{}\n", row, std::min(busy, 100.0), off);
   }
 
   // Task rows, or histogram rows.
@@ -235,7 +254,7 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
   const int gap = cols.count - static_cast<int>(start_label.size() + end_label.size());
   out += std::string(label_width, ' ') + style.dim(start_label) +
          std::string(static_cast<std::size_t>(std::max(1, gap)), ' ') + style.dim(end_label) +
-         "   busy\n";
+         (off_cpu.known() ? "   busy ~off\n" : "   busy\n");
 
   // Legend: the tasks' symbols in the worker rows, then the task rows'
   // symbols and rule.
@@ -266,6 +285,14 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
   if (several) legend.add("* several tasks, none for most of the column");
   if (unknown) legend.add("? other coroutines");
   legend.add(style.dim(".") + " idle");
+  if (off_shown) {
+    legend.add(
+        fmt::format("{} held a task but off the CPU most of the column (the OS ran another thread)",
+                    style.bold(std::string(1, kCellOffCpu))));
+  }
+  if (off_cpu.known()) {
+    legend.add("~N%: the share of its busy time the worker's thread was off the CPU");
+  }
   legend.next_line();
   std::string rule;
   if (task_rows && !history.tasks.empty()) {

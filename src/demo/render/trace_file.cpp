@@ -173,7 +173,7 @@ double us(std::int64_t ns) { return static_cast<double>(ns) / 1e3; }
 
 void ChromeTrace::add_run(int pid, std::string_view name, int procs,
                           const std::vector<corun::TraceEvent>& events, const TaskLabels& labels,
-                          bool interrupted) {
+                          bool interrupted, const std::vector<CpuSample>& cpu) {
   auto metadata = [&](int process, std::string_view what, std::int64_t tid, auto value,
                       std::string_view arg) {
     w_.begin_object().field("name", what).field("ph", "M").field("pid", process);
@@ -192,7 +192,8 @@ void ChromeTrace::add_run(int pid, std::string_view name, int procs,
     const auto it = labels.find(coroutine);
     return it != labels.end() ? it->second.name : fmt::format("G{}", coroutine);
   };
-  for (const RunSlice& s : run_slices(events)) {
+  const std::vector<RunSlice> slices = run_slices(events);
+  for (const RunSlice& s : slices) {
     const std::string task = task_name(s.coroutine);
     w_.begin_object()
         .field("name", task)
@@ -206,6 +207,26 @@ void ChromeTrace::add_run(int pid, std::string_view name, int procs,
     w_.field("stop", corun::to_string(s.reason));
     if (s.wait != nullptr && *s.wait != '\0') w_.field("wait", s.wait);
     w_.end_object().end_object();
+  }
+
+  // Off CPU: per worker, a counter of the share of the time its thread held
+  // a task that it was off the CPU, one value per sampled stretch.
+  const OffCpu off_cpu(slices, cpu, procs);
+  for (int p = 0; p < procs && off_cpu.known(); ++p) {
+    const std::string counter = fmt::format("P{} off CPU", p);
+    auto value = [&](std::int64_t ns, double percent) {
+      w_.begin_object()
+          .field("name", counter)
+          .field("cat", "os")
+          .field("ph", "C")
+          .field("ts", us(ns))
+          .field("pid", pid);
+      w_.key("args").begin_object().field("% of held time", percent).end_object().end_object();
+    };
+    for (const OffCpuStretch& st : off_cpu.stretches(p)) {
+      value(st.start_ns, 100.0 * st.off_share());
+    }
+    if (!off_cpu.stretches(p).empty()) value(off_cpu.stretches(p).back().end_ns, 0.0);
   }
 
   // The coroutines: a process of their own (so Perfetto groups their tracks

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "corun/trace.hpp"
+#include "demo/render/off_cpu.hpp"
 #include "demo/render/output.hpp"
 #include "demo/render/trace_view.hpp"
 
@@ -87,10 +88,11 @@ class ChromeTrace {
 
   // add_run() adds one Runtime's trace as process `pid` called `name`
   // (and its coroutines' process); `interrupted` says the run was cut
-  // short by Ctrl-C.
+  // short by Ctrl-C. With `cpu` (the worker threads' CPU clocks), a
+  // counter track per worker: the share of its held time off the CPU.
   void add_run(int pid, std::string_view name, int procs,
                const std::vector<corun::TraceEvent>& events, const TaskLabels& labels,
-               bool interrupted = false);
+               bool interrupted = false, const std::vector<CpuSample>& cpu = {});
 
   // json() is the finished document.
   std::string json() const;

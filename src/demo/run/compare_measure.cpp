@@ -136,7 +136,7 @@ class Comparison {
                   tally, task, OnInterrupt::kCancel, hooks);
     if (trace) {
       session_.add_run(fmt::format("{}, procs={}", name(row.workload), row.procs), row.procs,
-                       run.trace, labels, !run.completed);
+                       run.trace, labels, !run.completed, run.cpu);
     }
     if (!run.completed) return std::nullopt;
     Sample sample = meter.result(checksum.load());

@@ -36,7 +36,9 @@ std::string event_line(const corun::TraceEvent& e, const TaskLabels& labels) {
       break;
     case corun::TraceKind::kUnblock:
       what = fmt::format("{} made runnable by {}", who,
-                         e.arg != 0 ? fmt::format("G{}", e.arg) : "a thread or timer");
+                         e.arg == corun::kTimerWaker ? std::string("its timer")
+                         : e.arg != 0                ? fmt::format("G{}", e.arg)
+                                                     : std::string("a thread"));
       break;
     case corun::TraceKind::kSteal:
       what = fmt::format("stole {} from P{}", e.arg, e.coroutine);
@@ -62,11 +64,14 @@ Session::Session(const CommonOptions& common, const GlobalOptions& global)
 
 void Session::add_run(std::string_view name, int procs,
                       const std::vector<corun::TraceEvent>& events, const TaskLabels& labels,
-                      bool interrupted) {
+                      bool interrupted, const std::vector<CpuSample>& cpu) {
   ++runs_;
   if (timeline_) {
-    const TimelineOptions opts{
-        .title = name, .procs = procs, .width = console_->width(), .interrupted = interrupted};
+    const TimelineOptions opts{.title = name,
+                               .procs = procs,
+                               .width = console_->width(),
+                               .interrupted = interrupted,
+                               .cpu = &cpu};
     console_->extra("\n" + render_timeline(events, labels, opts, console_->style()));
   }
   if (explain_) {
@@ -74,8 +79,10 @@ void Session::add_run(std::string_view name, int procs,
         .title = name, .procs = procs, .width = console_->width(), .interrupted = interrupted};
     console_->extra("\n" + narrate(events, labels, opts));
   }
-  if (trace_file_ != nullptr) chrome_.add_run(runs_, name, procs, events, labels, interrupted);
-  if (svg_file_ != nullptr) svg_.add_run(name, procs, events, labels, interrupted);
+  if (trace_file_ != nullptr) {
+    chrome_.add_run(runs_, name, procs, events, labels, interrupted, cpu);
+  }
+  if (svg_file_ != nullptr) svg_.add_run(name, procs, events, labels, interrupted, cpu);
   spdlog::debug("{}: {} trace events", name, events.size());
   if (log_events_) {
     for (const corun::TraceEvent& e : events) spdlog::trace("{}: {}", name, event_line(e, labels));

@@ -10,6 +10,7 @@
 #include "corun/trace.hpp"
 #include "demo/cli/options.hpp"
 #include "demo/command.hpp"
+#include "demo/render/off_cpu.hpp"
 #include "demo/render/output.hpp"
 #include "demo/render/svg.hpp"
 #include "demo/render/trace_file.hpp"
@@ -37,9 +38,11 @@ class Session {
   // (--explain), its process in the trace file (with --trace), its picture
   // in the SVG (--svg) and, with -vv (trace-level logs), each of
   // its scheduler events as a log line. `interrupted`: the run was stopped
-  // by Ctrl-C, and the pictures say so.
+  // by Ctrl-C, and the pictures say so. `cpu`: the worker threads' CPU
+  // clocks sampled during the run (TaskRun::cpu), for the off-CPU marks.
   void add_run(std::string_view name, int procs, const std::vector<corun::TraceEvent>& events,
-               const TaskLabels& labels, bool interrupted = false);
+               const TaskLabels& labels, bool interrupted = false,
+               const std::vector<CpuSample>& cpu = {});
 
   // finish() writes the trace and SVG files and returns `code`, or
   // kExitFailure when a file could not be written.

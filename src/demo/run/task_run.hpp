@@ -11,6 +11,7 @@
 
 #include "corun/config.hpp"
 #include "corun/trace.hpp"
+#include "demo/render/off_cpu.hpp"
 #include "demo/run/interrupt.hpp"
 
 namespace demo {
@@ -46,12 +47,14 @@ struct TaskRunHooks {
 struct TaskRun {
   bool completed = false;                // every task did all its work
   std::vector<corun::TraceEvent> trace;  // empty unless config.trace
+  std::vector<CpuSample> cpu;  // the worker threads' CPU clocks at each poll; empty unless traced
 };
 
 // run_tasks() runs task(i) for each i in [0, tally.tasks()) as a coroutine
 // of a Runtime(config), waits until the tally is complete or SIGINT
 // arrived, and stops the runtime. A task calls tally.done() once its work
 // is complete; whether the run is complete is the tally's word alone.
+// Traced, it samples the worker threads' CPU clocks at each poll.
 // Runtime errors (a thread the system refused) propagate.
 TaskRun run_tasks(const corun::Config& config, const TaskTally& tally,
                   const std::function<void(std::size_t index)>& task, OnInterrupt on_interrupt,
