@@ -90,6 +90,10 @@ TEST(Preemption, MonitorSleepsWhileIdleAndWakesForWork) {
   // Watch the monitor for 200 ms windows, up to five: on a loaded machine
   // the worker may take a while to park, but a monitor that polled an idle
   // runtime (every 0.5 ms: ~400 wake-ups a window) would fail every window.
+  // The monitor names its thread once it runs: wait for that first.
+  for (int i = 0; i < 500 && voluntary_switches("corun-monitor") < 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
   long fewest = -1;
   for (int window = 0; window < 5 && (fewest < 0 || fewest >= 20); ++window) {
     const long before = voluntary_switches("corun-monitor");
