@@ -10,11 +10,12 @@
 //
 // Blocking calls are watched the same way (Go's retake): a worker whose
 // thread is in the same blocking call at two looks at least kRetakeAfterNs
-// apart is handed to another thread when it has work (syscall.cpp). While
-// such a call is in flight the monitor looks every kRetakeAfterNs, backing
-// off as Go's sysmon does (doubling after kFastLooks looks) up to its
-// period: a call is handed off ~20 us after the monitor first sees it, and
-// the monitor may be asleep for up to a period before that.
+// apart is handed to another thread when it has work (syscall.cpp). A look
+// that finds a call it had not seen is followed by one more kRetakeAfterNs
+// later (not by a run of them: a coroutine making short calls in a loop
+// shows a new one at every look), so a call is handed off ~20 us after the
+// monitor first sees it, and the monitor may be asleep for up to a period
+// before that (Go's sysmon: 20 us to 10 ms).
 #include "corun/sched/monitor.hpp"
 
 #include <pthread.h>
@@ -36,10 +37,8 @@ namespace {
 // (Scheduler::monitor_wait_while_idle).
 constexpr std::int64_t kMinPeriodNs = 100'000;
 constexpr std::int64_t kMaxPeriodNs = 10'000'000;
-// kRetakeAfterNs: Go's 20 us sysmon tick; kFastLooks: 50 looks (~1 ms) at
-// that pace before backing off.
+// kRetakeAfterNs: Go's shortest sysmon tick.
 constexpr std::int64_t kRetakeAfterNs = 20'000;
-constexpr int kFastLooks = 50;
 
 }  // namespace
 
@@ -68,19 +67,10 @@ Monitor::~Monitor() {
 // the last look; while every worker is idle there is nothing to look at:
 // sleep until one is not.
 void Monitor::run() {
-  std::int64_t delay = period_ns_;
-  int fast_looks = 0;
+  bool quick = false;  // this look came kRetakeAfterNs after the last
   while (stop_word_.load(std::memory_order_acquire) == 0) {
-    futex_wait(stop_word_, 0, delay);
-    if (check(now_ns())) {
-      ++fast_looks;
-      delay = fast_looks <= kFastLooks
-                  ? kRetakeAfterNs
-                  : std::min(period_ns_, kRetakeAfterNs << std::min(fast_looks - kFastLooks, 20));
-    } else {
-      fast_looks = 0;
-      delay = period_ns_;
-    }
+    futex_wait(stop_word_, 0, quick ? kRetakeAfterNs : period_ns_);
+    quick = check(now_ns()) && !quick;
     sched_.monitor_wait_while_idle(stop_word_);
   }
 }
@@ -97,14 +87,14 @@ void Monitor::run() {
 // has none idle.
 bool Monitor::check(std::int64_t now) {
   const auto& workers = sched_.workers();
-  bool watching = false;
+  bool new_call = false;
   for (std::size_t i = 0; i < workers.size(); ++i) {
     Worker& w = *workers[i];
     Seen& seen = seen_[i];
     // A thread in a blocking call is not preempted (the signal would only
     // interrupt the call).
     if (const std::uint64_t call = w.blocking_call.load(std::memory_order_acquire); call != 0) {
-      watching |= check_blocking_call(w, seen, call, now);
+      new_call |= check_blocking_call(w, seen, call, now);
       continue;
     }
     const std::uint64_t switches = w.switches.load(std::memory_order_relaxed);
@@ -128,12 +118,12 @@ bool Monitor::check(std::int64_t now) {
     ask_to_switch(w, /*signal=*/true);
     if (slice_over) seen.since_ns = now;  // ask again after another slice
   }
-  return watching;
+  return new_call;
 }
 
 // check_blocking_call(): w's thread is in blocking call number `call`.
 // Seen in the same call kRetakeAfterNs ago or more, the worker is handed off
-// if it should be; true while that may still happen.
+// if it should be; true when the call is new to the monitor.
 bool Monitor::check_blocking_call(Worker& w, Seen& seen, std::uint64_t call,
                                   std::int64_t now) noexcept {
   if (call != seen.call) {
@@ -142,10 +132,12 @@ bool Monitor::check_blocking_call(Worker& w, Seen& seen, std::uint64_t call,
     return true;
   }
   const std::int64_t lasted = now - seen.call_since_ns;
-  if (lasted < kRetakeAfterNs || !sched_.should_retake(w, lasted)) return true;
-  if (!sched_.hand_off(w, call)) return true;  // returned meanwhile, or no thread
-  // The worker starts a new run on its new thread.
-  seen = {w.switches.load(std::memory_order_relaxed), now, 0, 0};
+  if (lasted < kRetakeAfterNs || !sched_.should_retake(w, lasted)) return false;
+  // (Not handed off: the call returned meanwhile, or no thread could start.)
+  if (sched_.hand_off(w, call)) {
+    // The worker starts a new run on its new thread.
+    seen = {w.switches.load(std::memory_order_relaxed), now, 0, 0};
+  }
   return false;
 }
 

@@ -36,8 +36,8 @@ class Monitor {
   };
 
   void run();
-  // check() returns true while a blocking call is in flight that may yet
-  // be handed off (the monitor then looks again soon).
+  // check() returns true when it saw a blocking call it had not seen (the
+  // monitor then looks again kRetakeAfterNs later).
   bool check(std::int64_t now);
   bool check_blocking_call(Worker& w, Seen& seen, std::uint64_t call, std::int64_t now) noexcept;
   void ask_to_switch(Worker& w, bool signal) noexcept;
