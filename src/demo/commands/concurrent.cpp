@@ -11,6 +11,9 @@
 // overlap: the run takes S - 1 intervals, not N x (S - 1). The overlap is
 // measured from the first task's start (slept / (wall - first start)), so
 // that the runtime's start-up, which is not waiting, does not hide it.
+// --sleep os sleeps in the kernel instead (sleep_kind.hpp): the summary says
+// from the measured overlap and the workers used whether the sleeps still
+// overlapped.
 //
 // A task is done (TaskTally) once it printed its last step; a run that
 // Ctrl-C stopped before that reports the steps that were printed and no
@@ -32,6 +35,7 @@
 #include "corun/corun.hpp"
 #include "demo/cli/options.hpp"
 #include "demo/command.hpp"
+#include "demo/commands/sleep_kind.hpp"
 #include "demo/render/output.hpp"
 #include "demo/render/text.hpp"
 #include "demo/run/interrupt.hpp"
@@ -58,6 +62,7 @@ struct Options {
   std::string interval = "100ms";
   std::string jitter = "0ms";
   std::string seed = "1";
+  std::string sleep = "corun";
   CLI::Option* tasks_option = nullptr;
 };
 
@@ -69,6 +74,7 @@ struct Settings {
   std::chrono::nanoseconds interval{};
   std::chrono::nanoseconds jitter{};
   std::uint64_t seed = 1;
+  SleepKind sleep = SleepKind::kCorun;
 };
 
 Settings check(const Options& o) {
@@ -90,9 +96,11 @@ Settings check(const Options& o) {
   s.jitter = parse_duration("--jitter", o.jitter, kMaxSleep);
   s.seed = static_cast<std::uint64_t>(
       parse_int("--seed", o.seed, 0, std::numeric_limits<std::int64_t>::max()));
+  s.sleep = parse_sleep_kind("--sleep", o.sleep);
   s.procs = resolve_procs(o.common.procs);
-  spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={}", s.procs,
-                s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter), s.seed);
+  spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={} sleep={}",
+                s.procs, s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter),
+                s.seed, to_string(s.sleep));
   return s;
 }
 
@@ -151,7 +159,7 @@ class RunState {
     std::uniform_int_distribution<std::int64_t> jitter(0, s_.jitter.count());
     auto sleep = [&] {
       const std::chrono::nanoseconds d = s_.interval + std::chrono::nanoseconds(jitter(rng));
-      corun::this_coroutine::sleep_for(d);
+      sleep_as(s_.sleep, d);
       me.slept_ns += d.count();
     };
     const bool sleep_first = s_.variant == Variant::kLetters;  // as seed 003 does
@@ -230,8 +238,11 @@ std::string header(const Settings& s) {
         "{} steps, {} apart, on {}\n",
         s.steps, apart(s), workers);
   }
-  return fmt::format("{} x {}, {} apart, on {} (procs={})\n", plural(s.tasks, "task", "tasks"),
-                     plural(s.steps, "step", "steps"), apart(s), workers, s.procs);
+  return fmt::format("{} x {}, {} apart, on {} (procs={}){}\n", plural(s.tasks, "task", "tasks"),
+                     plural(s.steps, "step", "steps"), apart(s), workers, s.procs,
+                     s.sleep == SleepKind::kCorun
+                         ? ""
+                         : fmt::format("; sleeping with --sleep {}", to_string(s.sleep)));
 }
 
 struct Outcome {
@@ -274,16 +285,16 @@ Outcome summarize(const Settings& s, const RunState& rs, std::int64_t wall_ns, b
         o.wall_ms, o.steps_done, s.tasks * s.steps);
   } else if (s.tasks == 1) {
     o.summary = slept_wall + ": a single task has nothing to overlap with.";
-  } else if (o.overlap >= 1.2) {
-    o.summary = slept_wall + ": their waits overlapped (concurrency).";
-    if (s.procs > 1) o.summary += " Sleeping needs no CPU: one worker would do the same.";
   } else if (slept == 0) {
     o.summary = slept_wall + (s.steps == 1 ? ": no waits to overlap (one step: no sleep)."
                                            : ": no waits to overlap (--interval 0).");
   } else {
-    o.summary = slept_wall +
-                ": the sleeps are too short next to timer and scheduling delays to show an "
-                "overlap (try a longer --interval).";
+    o.summary = slept_wall + wait_verdict({.kind = s.sleep,
+                                           .waiters = s.tasks,
+                                           .procs = s.procs,
+                                           .workers_used = static_cast<int>(o.workers_used.size()),
+                                           .waited_ms = o.slept_ms,
+                                           .elapsed_ms = tasks_ms});
   }
   return o;
 }
@@ -300,7 +311,8 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
       .field("steps", s.steps)
       .field("interval_ms", static_cast<double>(s.interval.count()) / 1e6)
       .field("jitter_ms", static_cast<double>(s.jitter.count()) / 1e6)
-      .field("seed", s.seed);
+      .field("seed", s.seed)
+      .field("sleep", to_string(s.sleep));
   w.key("events").begin_array();
   for (const StepEvent& e : rs.events()) {
     w.begin_object()
@@ -337,11 +349,11 @@ std::string to_json(const Settings& s, const RunState& rs, const Outcome& o) {
 // (a step), `task` (one per task) and one `summary` (the JSON document's
 // other fields, workers_used separated by spaces).
 std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
-  CsvRecords csv({"t_ms",           "worker",     "coroutine",   "task",         "step",
-                  "value",          "steps_done", "slept_ms",    "command",      "version",
-                  "variant",        "procs",      "cpus",        "tasks",        "steps",
-                  "interval_ms",    "jitter_ms",  "seed",        "workers_used", "wall_ms",
-                  "first_start_ms", "overlap",    "interrupted", "summary"});
+  CsvRecords csv({"t_ms",        "worker",         "coroutine", "task",        "step",
+                  "value",       "steps_done",     "slept_ms",  "command",     "version",
+                  "variant",     "procs",          "cpus",      "tasks",       "steps",
+                  "interval_ms", "jitter_ms",      "seed",      "sleep",       "workers_used",
+                  "wall_ms",     "first_start_ms", "overlap",   "interrupted", "summary"});
   auto ms = [](std::int64_t ns) { return csv_number(static_cast<double>(ns) / 1e6); };
   for (const StepEvent& e : rs.events()) {
     csv.add("event", {{"t_ms", ms(e.t_ns)},
@@ -370,6 +382,7 @@ std::string to_csv(const Settings& s, const RunState& rs, const Outcome& o) {
                       {"interval_ms", ms(s.interval.count())},
                       {"jitter_ms", ms(s.jitter.count())},
                       {"seed", std::to_string(s.seed)},
+                      {"sleep", to_string(s.sleep)},
                       {"workers_used", workers},
                       {"wall_ms", csv_number(o.wall_ms)},
                       {"first_start_ms", csv_number(o.first_start_ms)},
@@ -442,12 +455,19 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
   cmd->add_option("--seed", opts->seed, "Seed of the --jitter draws (each task: seed + index)")
       ->type_name("N")
       ->default_str("1");
+  cmd->add_option("--sleep", opts->sleep,
+                  "How a task sleeps: corun parks the coroutine (its worker runs the others); os "
+                  "calls std::this_thread::sleep_for, which holds the worker's thread (at --procs "
+                  "1 the sleeps no longer overlap; Ctrl-C waits for the sleep under way)")
+      ->type_name("KIND")
+      ->default_str("corun");
   cmd->footer(
       "Examples:\n"
       "  demo concurrent --procs 1                  # seed 000: Task A and Task B, 3 steps\n"
       "  demo concurrent --tasks 4 --steps 10 --interval 50ms\n"
       "  demo concurrent --variant letters          # seed 003: 1 a 2 b ... with a WaitGroup\n"
       "  demo concurrent --procs 1 --timeline       # draw the worker: mostly idle\n"
+      "  demo concurrent --procs 1 --sleep os       # the pitfall: an OS sleep holds the worker\n"
       "  demo concurrent --format json > run.json\n");
   return {cmd, run_command<Options, Settings>(opts, global, check, run)};
 }
