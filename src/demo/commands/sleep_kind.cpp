@@ -61,7 +61,7 @@ std::string overlapped(const WaitFigures& f) {
 
 std::string not_overlapped(const WaitFigures& f) {
   const std::string sums =
-      fmt::format("(wall {:.0f} ms for {:.0f} ms of sleeps)", f.elapsed_ms, f.waited_ms);
+      fmt::format("({:.0f} ms for {:.0f} ms of sleeps)", f.elapsed_ms, f.waited_ms);
   switch (f.kind) {
     case SleepKind::kCorun:
       return ": the sleeps are too short next to timer and scheduling delays to show an overlap "
