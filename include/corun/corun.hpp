@@ -1,6 +1,7 @@
 // corun.hpp: the whole public surface of corun in one include.
 #pragma once
 
+#include "corun/blocking.hpp"
 #include "corun/channel.hpp"
 #include "corun/config.hpp"
 #include "corun/errors.hpp"

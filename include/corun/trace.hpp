@@ -27,6 +27,8 @@ enum class StopReason : std::uint8_t {
   kSleep,    // sleep_for()/sleep_until()
   kPreempt,  // its time slice ran out
   kExit,     // it returned
+  kSyscall,  // its thread stayed in a blocking call (corun::blocking()) and the
+             // worker was handed to another thread; `wait` is "syscall"
 };
 
 const char* to_string(StopReason reason) noexcept;

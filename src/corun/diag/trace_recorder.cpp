@@ -21,6 +21,8 @@ const char* to_string(StopReason reason) noexcept {
       return "preempt";
     case StopReason::kExit:
       return "exit";
+    case StopReason::kSyscall:
+      return "syscall";
   }
   return "unknown";
 }

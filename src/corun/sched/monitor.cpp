@@ -7,6 +7,14 @@
 // schedtick). The monitor then sets the worker thread's preempt flag, which
 // preempt_point() reads, and sends SIGURG, which interrupts a coroutine in a
 // PreemptibleRegion (preempt.cpp).
+//
+// Blocking calls are watched the same way (Go's retake): a worker whose
+// thread is in the same blocking call at two looks at least kRetakeAfterNs
+// apart is handed to another thread when it has work (syscall.cpp). While
+// such a call is in flight the monitor looks every kRetakeAfterNs, backing
+// off as Go's sysmon does (doubling after kFastLooks looks) up to its
+// period: a call is handed off ~20 us after the monitor first sees it, and
+// the monitor may be asleep for up to a period before that.
 #include "corun/sched/monitor.hpp"
 
 #include <pthread.h>
@@ -28,6 +36,10 @@ namespace {
 // (Scheduler::monitor_wait_while_idle).
 constexpr std::int64_t kMinPeriodNs = 100'000;
 constexpr std::int64_t kMaxPeriodNs = 10'000'000;
+// kRetakeAfterNs: Go's 20 us sysmon tick; kFastLooks: 50 looks (~1 ms) at
+// that pace before backing off.
+constexpr std::int64_t kRetakeAfterNs = 20'000;
+constexpr int kFastLooks = 50;
 
 }  // namespace
 
@@ -56,9 +68,19 @@ Monitor::~Monitor() {
 // the last look; while every worker is idle there is nothing to look at:
 // sleep until one is not.
 void Monitor::run() {
+  std::int64_t delay = period_ns_;
+  int fast_looks = 0;
   while (stop_word_.load(std::memory_order_acquire) == 0) {
-    futex_wait(stop_word_, 0, period_ns_);
-    check(now_ns());
+    futex_wait(stop_word_, 0, delay);
+    if (check(now_ns())) {
+      ++fast_looks;
+      delay = fast_looks <= kFastLooks
+                  ? kRetakeAfterNs
+                  : std::min(period_ns_, kRetakeAfterNs << std::min(fast_looks - kFastLooks, 20));
+    } else {
+      fast_looks = 0;
+      delay = period_ns_;
+    }
     sched_.monitor_wait_while_idle(stop_word_);
   }
 }
@@ -73,11 +95,18 @@ void Monitor::run() {
 // one monitor period instead. Go's sysmon does the same job by starting an
 // idle P for overdue timers, and its preemption ends the slice of a P that
 // has none idle.
-void Monitor::check(std::int64_t now) {
+bool Monitor::check(std::int64_t now) {
   const auto& workers = sched_.workers();
+  bool watching = false;
   for (std::size_t i = 0; i < workers.size(); ++i) {
     Worker& w = *workers[i];
     Seen& seen = seen_[i];
+    // A thread in a blocking call is not preempted (the signal would only
+    // interrupt the call).
+    if (const std::uint64_t call = w.blocking_call.load(std::memory_order_acquire); call != 0) {
+      watching |= check_blocking_call(w, seen, call, now);
+      continue;
+    }
     const std::uint64_t switches = w.switches.load(std::memory_order_relaxed);
     const bool running = w.running.load(std::memory_order_relaxed);
     // (earliest() may be a removed timer's: the worker drops it when it
@@ -99,6 +128,25 @@ void Monitor::check(std::int64_t now) {
     ask_to_switch(w, /*signal=*/true);
     if (slice_over) seen.since_ns = now;  // ask again after another slice
   }
+  return watching;
+}
+
+// check_blocking_call(): w's thread is in blocking call number `call`.
+// Seen in the same call kRetakeAfterNs ago or more, the worker is handed off
+// if it should be; true while that may still happen.
+bool Monitor::check_blocking_call(Worker& w, Seen& seen, std::uint64_t call,
+                                  std::int64_t now) noexcept {
+  if (call != seen.call) {
+    seen.call = call;
+    seen.call_since_ns = now;
+    return true;
+  }
+  const std::int64_t lasted = now - seen.call_since_ns;
+  if (lasted < kRetakeAfterNs || !sched_.should_retake(w, lasted)) return true;
+  if (!sched_.hand_off(w, call)) return true;  // returned meanwhile, or no thread
+  // The worker starts a new run on its new thread.
+  seen = {w.switches.load(std::memory_order_relaxed), now, 0, 0};
+  return false;
 }
 
 // ask_to_switch() sets the worker thread's preempt flag, which
@@ -111,9 +159,10 @@ void Monitor::ask_to_switch(Worker& w, bool signal) noexcept {
     sched_.wake_for_timers();
     return;
   }
-  if (w.preempt_flag == nullptr) return;
-  w.preempt_flag->store(true, std::memory_order_relaxed);
-  if (signal && signal_) interrupt_for_preemption(w.os_thread);
+  std::atomic<bool>* flag = w.preempt_flag.load(std::memory_order_relaxed);
+  if (flag == nullptr) return;
+  flag->store(true, std::memory_order_relaxed);
+  if (signal && signal_) interrupt_for_preemption(w.os_thread.load(std::memory_order_relaxed));
 }
 
 }  // namespace corun::detail

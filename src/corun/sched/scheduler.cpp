@@ -2,15 +2,18 @@
 // stealing, waking and parking threads) and the switch.
 //
 // # Model
-// corun follows Go's G-M-P scheduler (runtime/proc.go), minus the M/P split.
+// corun follows Go's G-M-P scheduler (runtime/proc.go).
 //   G  a Coroutine: a stack, saved registers, a body. Cheap: the descriptor
 //      is recycled, and the stack is taken from a per-worker cache only when
 //      the coroutine first runs, so a million spawned-but-not-started
 //      coroutines cost a million descriptors, not a million stacks.
 //   P  a Worker: one of `procs` logical processors, with a bounded lock-free
 //      run queue (256 slots), a `runnext` slot and a timer heap.
-//   M  each Worker owns one OS thread. Its native stack runs the scheduling
-//      loop (g0); coroutines run on their own stacks.
+//   M  a Machine (machine.hpp): an OS thread, which runs one worker at a
+//      time; its native stack runs the scheduling loop (g0), coroutines run
+//      on their own stacks. There are `procs` of them, plus one per
+//      blocking call the monitor found stuck: it hands the call's worker to
+//      a spare thread (syscall.cpp, spare_threads.hpp).
 //
 // # Where runnable coroutines live
 //   - runnext: a coroutine made runnable by the running one (unparked, or
@@ -146,6 +149,8 @@
 //   live_registry.*   the coroutines that have parked at least once.
 //   monitor.*         the watchdog thread; preempt.cpp, the flag and signal
 //                     it preempts with.
+//   machine.hpp, syscall.cpp, spare_threads.*
+//                     threads apart from workers, blocking calls, hand-off.
 //   run_queue.*, timer_heap.*, coroutine.hpp   the data structures.
 #include "corun/sched/scheduler.hpp"
 
@@ -168,6 +173,7 @@
 #include "corun/os/asymmetric_fence.hpp"
 #include "corun/os/futex.hpp"
 #include "corun/preempt.hpp"
+#include "corun/sched/machine.hpp"
 #include "corun/sched/monitor.hpp"
 #include "corun/sync/cancel.hpp"
 
@@ -192,17 +198,8 @@ constexpr int kStealPasses = 4;
 constexpr std::chrono::microseconds kRunnextGrace{3};
 
 thread_local Worker* t_worker = nullptr;
+thread_local Machine* t_machine = nullptr;
 thread_local Scheduler* t_attached = nullptr;
-
-// eh_swap() keeps C++'s per-thread exception state (the caught-exception
-// stack and the uncaught count, two words) per coroutine; `globals` is the
-// worker thread's, looked up once.
-inline void eh_swap(void** globals, Coroutine* from, Coroutine* to) noexcept {
-  from->eh_state[0] = globals[0];
-  from->eh_state[1] = globals[1];
-  globals[0] = to->eh_state[0];
-  globals[1] = to->eh_state[1];
-}
 
 sanitizer::FiberStack thread_stack() noexcept {
   sanitizer::FiberStack s;
@@ -225,6 +222,9 @@ __attribute__((noinline)) Worker* this_worker() noexcept {
   asm volatile("" : "+r"(w));
   return w;
 }
+
+void set_this_worker(Worker* w) noexcept { t_worker = w; }
+Machine* this_machine() noexcept { return t_machine; }
 
 void attach_thread(Scheduler* sched) noexcept { t_attached = sched; }
 Scheduler* attached_scheduler() noexcept { return t_attached; }
@@ -282,12 +282,14 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
   for (auto& w : workers_) {
     Worker* wp = w.get();
     try {
-      wp->thread = std::thread([this, wp, &started] {
+      Machine* m = &spares_.add();
+      wp->thread = std::thread([this, wp, m, &started] {
         const std::string name = "corun-w" + std::to_string(wp->index);  // for ps, top, debuggers
         pthread_setname_np(pthread_self(), name.c_str());
-        worker_init(*wp);
+        machine_init(*m);
+        bind(*wp, *m);
         started.count_down();
-        worker_main(*wp);
+        worker_main(*m);
       });
     } catch (const std::system_error& e) {
       // The threads started so far are joined (they count `started` down
@@ -302,9 +304,10 @@ Scheduler::Scheduler(const Config& config) : config_(config), stacks_(config.sta
     }
   }
   started.wait();  // the workers' thread-local addresses are now published
-  // The monitor preempts (with a time slice) and makes up lost wake-ups
-  // (with more than one worker; see I3).
-  if (config_.procs > 1 || config_.time_slice > std::chrono::nanoseconds::zero()) {
+  // The monitor preempts (with a time slice), makes up lost wake-ups (with
+  // more than one worker; see I3) and hands off the workers of blocking
+  // calls (syscall.cpp). It sleeps while every worker is idle.
+  {
     try {
       monitor_ = std::make_unique<Monitor>(*this, config_.time_slice);
     } catch (const std::system_error& e) {
@@ -616,7 +619,7 @@ void Scheduler::prepare_first_run(Worker& w, Coroutine* g) {
 
 CORUN_NO_TSAN_FRAME void Scheduler::switch_to(Worker& w, Coroutine* from, Coroutine* to) {
   if (!to->started) prepare_first_run(w, to);
-  if (from != &w.g0 && from->stack.overflowed()) {
+  if (from != w.g0 && from->stack.overflowed()) {
     fatal("stack overflow in coroutine %llu (stack %zu KiB): raise Config::stack_size",
           static_cast<unsigned long long>(from->id),
           static_cast<std::size_t>(from->stack.size >> 10));
@@ -626,20 +629,21 @@ CORUN_NO_TSAN_FRAME void Scheduler::switch_to(Worker& w, Coroutine* from, Corout
   w.current = to;
   // For the monitor: a new run began (owner-only writes, no RMW needed).
   w.switches.store(w.switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  w.running.store(to != &w.g0, std::memory_order_relaxed);
-  if (w.preempt_flag->load(std::memory_order_relaxed)) {
-    w.preempt_flag->store(false, std::memory_order_relaxed);  // it was for `from`
+  w.running.store(to != w.g0, std::memory_order_relaxed);
+  std::atomic<bool>* preempt_flag = w.preempt_flag.load(std::memory_order_relaxed);
+  if (preempt_flag->load(std::memory_order_relaxed)) {
+    preempt_flag->store(false, std::memory_order_relaxed);  // it was for `from`
   }
   eh_swap(w.eh_globals, from, to);
   sanitizer::start_switch(
       from, w.post.kind == PostSwitch::kExit, to,
-      to == &w.g0 ? w.g0_stack : sanitizer::FiberStack{to->stack.base, to->stack.size});
+      to == w.g0 ? w.g0_stack : sanitizer::FiberStack{to->stack.base, to->stack.size});
   context_switch(from->ctx, to->ctx);
   sanitizer::finish_switch(from);
 }
 
 void Scheduler::trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept {
-  if (from != &w.g0) {
+  if (from != w.g0) {
     TraceEvent e{.coroutine = from->id, .kind = TraceKind::kRunStop};
     switch (w.post.kind) {
       case PostSwitch::kRequeue:
@@ -661,7 +665,7 @@ void Scheduler::trace_switch(Worker& w, Coroutine* from, Coroutine* to) noexcept
     }
     trace_->record(w.index, e);
   }
-  if (to != &w.g0) trace_->record(w.index, {.coroutine = to->id, .kind = TraceKind::kRunStart});
+  if (to != w.g0) trace_->record(w.index, {.coroutine = to->id, .kind = TraceKind::kRunStart});
 }
 
 std::vector<TraceEvent> Scheduler::trace() const {
@@ -730,7 +734,7 @@ CORUN_NO_TSAN_FRAME void Scheduler::exit_current(Worker& w) {
   Coroutine* g = w.current;
   w.post = PostSwitch{PostSwitch::kExit, g};
   Coroutine* next = pick_next(w);
-  switch_to(w, g, next != nullptr ? next : &w.g0);
+  switch_to(w, g, next != nullptr ? next : w.g0);
   __builtin_unreachable();
 }
 
@@ -781,7 +785,7 @@ void Scheduler::park(Worker& w, const ParkArgs& a) {
   g->state.store(CoState::kParked, std::memory_order_release);
   w.post = PostSwitch{PostSwitch::kUnlock, g, a.commit, a.commit_ctx};
   Coroutine* next = pick_next(w);
-  switch_to(w, g, next != nullptr ? next : &w.g0);
+  switch_to(w, g, next != nullptr ? next : w.g0);
   run_post(*this_worker());
   g->wait_reason = WaitReason::kNone;
   if (g->cancelled) {
@@ -793,25 +797,55 @@ void Scheduler::park(Worker& w, const ParkArgs& a) {
   }
 }
 
-void Scheduler::worker_init(Worker& w) {
-  t_worker = &w;
-  w.eh_globals = static_cast<void**>(__cxa_get_globals());
-  w.preempt_flag = &t_preempt_requested;
-  w.os_thread = pthread_self();
+void Scheduler::machine_init(Machine& m) {
+  t_machine = &m;
+  m.eh_globals = static_cast<void**>(__cxa_get_globals());
+  m.preempt_flag = &t_preempt_requested;
+  m.os_thread = pthread_self();
   install_overflow_handler(&guard_page_of_running);
-  sanitizer::thread_fiber(&w.g0);
-  w.g0_stack = thread_stack();
-  w.current = &w.g0;
+  sanitizer::thread_fiber(&m.g0);
+  m.g0_stack = thread_stack();
 }
 
-void Scheduler::worker_main(Worker& w) {
-  while (Coroutine* g = find_runnable(w)) {
+// bind() makes thread `m` (the caller) the one that runs `w` (Go's
+// acquirep). The previous owner, if any, is done with it: it lost it to the
+// monitor's hand-off, whose compare-and-swap orders its writes before these.
+void Scheduler::bind(Worker& w, Machine& m) noexcept {
+  w.g0 = &m.g0;
+  w.g0_stack = m.g0_stack;
+  w.eh_globals = m.eh_globals;
+  w.preempt_flag.store(m.preempt_flag, std::memory_order_relaxed);
+  w.os_thread.store(m.os_thread, std::memory_order_relaxed);
+  w.current = &m.g0;
+  w.running.store(false, std::memory_order_relaxed);
+  t_worker = &w;
+}
+
+// worker_main() is a thread's scheduling loop (g0). The worker it runs may
+// change under it: after a switch back to g0 it is read again, and a thread
+// that came back without one (its coroutine's blocking call lost it) queues
+// that coroutine and waits as a spare thread to be given a worker.
+void Scheduler::worker_main(Machine& m) {
+  Worker* w = t_worker;
+  for (;;) {
+    if (w == nullptr) {
+      w = spares_.park(m);
+      if (w == nullptr) break;  // the runtime stops
+      bind(*w, m);
+    }
+    Coroutine* g = find_runnable(*w);
+    if (g == nullptr) break;
     if (shutting_down() && !g->started) {
-      drop_unstarted(w, g);  // cancelled before it ever ran
+      drop_unstarted(*w, g);  // cancelled before it ever ran
       continue;
     }
-    switch_to(w, &w.g0, g);
-    run_post(w);
+    switch_to(*w, w->g0, g);
+    w = t_worker;
+    if (w == nullptr) {
+      requeue_without_worker(m);
+      continue;
+    }
+    run_post(*w);
   }
   remove_overflow_handler_for_thread();
   t_worker = nullptr;

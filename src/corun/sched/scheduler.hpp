@@ -26,6 +26,7 @@
 #include "corun/sched/coroutine.hpp"
 #include "corun/sched/live_registry.hpp"
 #include "corun/sched/run_queue.hpp"
+#include "corun/sched/spare_threads.hpp"
 #include "corun/sched/timer_heap.hpp"
 #include "corun/sched/worker.hpp"
 
@@ -107,9 +108,18 @@ class Scheduler {
   std::vector<TraceEvent> trace() const;
   std::int64_t start_ns() const noexcept { return start_ns_; }
 
+  // Blocking calls (syscall.cpp): the monitor's retake of a worker whose
+  // thread is in call number `call`, and what a thread whose worker was
+  // taken does when the call returns.
+  bool should_retake(Worker& w, std::int64_t call_ns) const noexcept;
+  bool hand_off(Worker& w, std::uint64_t call) noexcept;
+  void resume_without_worker(Coroutine* g) noexcept;
+  std::size_t spare_threads() const { return spares_.threads(); }
+
   // Internal to the scheduler's files.
-  void worker_init(Worker& w);
-  void worker_main(Worker& w);
+  void machine_init(Machine& m);
+  void bind(Worker& w, Machine& m) noexcept;
+  void worker_main(Machine& m);
   void run_post(Worker& w) noexcept;
   static void coroutine_entry(void* arg);
 
@@ -127,6 +137,7 @@ class Scheduler {
   std::int64_t earliest_timer() const noexcept;
   void wakep() noexcept;
   void reset_spinning(Worker& w) noexcept;
+  void requeue_without_worker(Machine& m) noexcept;
   void park_worker(Worker& w);
   void switch_to(Worker& w, Coroutine* from, Coroutine* to);
   void give_up(Worker& w, PostSwitch::Kind why);
@@ -183,6 +194,7 @@ class Scheduler {
   std::atomic<std::uint32_t> monitor_asleep_{0};  // 1: in monitor_wait_while_idle()
 
   std::atomic<int> external_blocked_{0};
+  std::atomic<int> blocked_calls_{0};   // coroutines in a call whose worker was taken
   std::atomic<int> outside_wakers_{0};  // in ready_from_outside()
   std::mutex deadlock_mu_;
 
@@ -201,11 +213,16 @@ class Scheduler {
 
   // Recycled descriptors beyond the workers' own free lists.
   DescriptorDepot free_depot_;
+
+  // Every thread's record (Machine), and the threads that run no worker.
+  SpareThreads spares_{*this};
 };
 
 // The worker running on this thread, or null (not cached across switches:
-// a coroutine may resume on another thread).
+// a coroutine may resume on another thread). set_this_worker(): when the
+// thread takes a worker, or leaves it for a blocking call.
 Worker* this_worker() noexcept;
+void set_this_worker(Worker* w) noexcept;
 
 // The scheduler a plain thread last used (for deadlock attribution).
 void attach_thread(Scheduler* sched) noexcept;

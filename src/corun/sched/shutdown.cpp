@@ -44,7 +44,8 @@ void Scheduler::cancel_parked() noexcept {
 // each sweep sets it again.
 void Scheduler::request_cancellation() noexcept {
   for (auto& w : workers_) {
-    if (w->preempt_flag != nullptr) w->preempt_flag->store(true, std::memory_order_relaxed);
+    std::atomic<bool>* flag = w->preempt_flag.load(std::memory_order_relaxed);
+    if (flag != nullptr) flag->store(true, std::memory_order_relaxed);
   }
 }
 
@@ -98,14 +99,17 @@ void Scheduler::shutdown() {
   if (attached_scheduler() == this) attach_thread(nullptr);
 }
 
-// stop_workers() ends the worker threads' loops and joins those that were
-// started (all of them, unless starting one failed).
+// stop_workers() ends the worker threads' loops and the spare threads, and
+// joins those that were started (all of them, unless starting one failed).
+// A blocking call has no coroutine left in it by now (shutdown waited for
+// them all to finish), so every thread runs a worker or is a spare.
 void Scheduler::stop_workers() noexcept {
   stopping_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) {
     w->wake_word.store(1, std::memory_order_release);
     futex_wake(w->wake_word);
   }
+  spares_.stop();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
@@ -133,13 +137,16 @@ void Scheduler::check_deadlock() noexcept {
   std::lock_guard<std::mutex> lk(deadlock_mu_);
   if (external_blocked_.load(std::memory_order_seq_cst) == 0) return;
   if (nidle_.load(std::memory_order_seq_cst) != config_.procs) return;
+  // A coroutine in a blocking call is not asleep: the call will return.
+  if (blocked_calls_.load(std::memory_order_seq_cst) != 0) return;
   if (any_work_visible() || any_timer_pending()) return;
   // Everything is asleep. Confirm once more after the workers' state settled.
   idle_lock_.lock();
   const bool all_idle = nidle_.load(std::memory_order_seq_cst) == config_.procs;
   idle_lock_.unlock();
   if (!all_idle || any_work_visible() || any_timer_pending() ||
-      external_blocked_.load(std::memory_order_seq_cst) == 0) {
+      external_blocked_.load(std::memory_order_seq_cst) == 0 ||
+      blocked_calls_.load(std::memory_order_seq_cst) != 0) {
     return;
   }
   report_deadlock();

@@ -16,8 +16,6 @@ Worker::Worker(Scheduler& s, int i, GlobalRunQueue& global, const WorkerSetup& s
       procs_(setup.procs),
       alone_(setup.procs == 1),
       chaos_(setup.chaos) {
-  g0.started = true;
-  g0.state.store(CoState::kRunning, std::memory_order_relaxed);
   if (chaos_) rng ^= setup.chaos_seed * 0x9E3779B97F4A7C15ULL + 1;
   runnext.set_mode(alone_             ? RunnextSlot::Mode::kUnshared
                    : setup.fast_fence ? RunnextSlot::Mode::kFenced

@@ -1,7 +1,8 @@
 // worker.hpp: Worker, one of the runtime's `procs` logical processors (Go's
-// P) together with the OS thread that runs it (Go's M): there is no M/P
-// split, so a worker blocked in a system call holds its P (documented in the
-// README). The design essay is at the top of scheduler.cpp.
+// P). An OS thread (Go's M, machine.hpp) runs it, one at a time; which one
+// changes when the monitor hands the worker of a thread stuck in a blocking
+// call to another (syscall.cpp). The design essay is at the top of
+// scheduler.cpp.
 //
 // A worker owns its runnable coroutines (the ring and the runnext slot), its
 // timers, what it is running and the per-worker caches that keep spawning
@@ -9,8 +10,9 @@
 // are inline here: the release build has no link-time optimisation, and a
 // yield or a channel hand-off passes through them on every switch.
 //
-// Who touches what (the owner is the worker's own thread; fields not listed
-// are the owner's alone):
+// Who touches what (the owner is the thread that runs the worker now; fields
+// not listed are the owner's alone, and pass to the next owner with the
+// hand-off's compare-and-swap on blocking_call):
 //   runq      the owner pushes and pops; thieves take half (run_queue.hpp).
 //   runnext   the owner swaps; thieves steal (runnext_slot.hpp).
 //   timers    any thread, under the heap's lock (timer_heap.hpp).
@@ -21,9 +23,13 @@
 //             list (which is asleep until then).
 //   switches, running
 //             written by the owner, read by the monitor.
-//   preempt_flag, os_thread
-//             set once by the owner before the scheduler starts; the monitor
-//             and shutdown set the flag.
+//   g0, g0_stack, eh_globals, preempt_flag, os_thread
+//             the owner thread's own (Machine), copied in when a thread
+//             takes the worker (Scheduler::bind); the monitor and shutdown
+//             read preempt_flag and os_thread, and set the flag.
+//   blocking_call
+//             the owner stores, the owner or the monitor clears (one CAS,
+//             syscall.cpp).
 //   live_credit
 //             written by the owner, read by Runtime::live() from anywhere.
 //   readying  the owner's ready() section, waited out by shutdown (below).
@@ -89,8 +95,8 @@ class Worker {
 
   // running_coroutine(): the coroutine running on this worker, or null
   // while the scheduling loop (g0) runs. on_g0() is its negation.
-  Coroutine* running_coroutine() const noexcept { return current != &g0 ? current : nullptr; }
-  bool on_g0() const noexcept { return current == &g0; }
+  Coroutine* running_coroutine() const noexcept { return current != g0 ? current : nullptr; }
+  bool on_g0() const noexcept { return current == g0; }
 
   // has_local_work(): runnable coroutines wait in runq or runnext (a
   // snapshot when read by other threads).
@@ -158,7 +164,7 @@ class Worker {
   RunnextSlot runnext;
   TimerHeap timers;
 
-  Coroutine g0;                    // the scheduling loop, on the thread's own stack
+  Coroutine* g0 = nullptr;         // the owner thread's scheduling loop (Machine::g0)
   sanitizer::FiberStack g0_stack;  // (for AddressSanitizer)
   Coroutine* current = nullptr;    // what runs now (g0 when scheduling)
   PostSwitch post;
@@ -170,7 +176,7 @@ class Worker {
   std::uint32_t runnext_check =
       kRunnextFirstCheck;          // the streak length at which to read the clock next
   std::int64_t runnext_since = 0;  // when the streak was first timed
-  void** eh_globals = nullptr;     // this thread's C++ exception state
+  void** eh_globals = nullptr;     // the owner thread's C++ exception state
   std::uint64_t rng;
 
   // Parking (guarded by Scheduler::idle_lock_ while in the idle list).
@@ -182,9 +188,14 @@ class Worker {
   // Preemption (preempt.cpp, monitor.cpp): written by the owner, read by the
   // monitor.
   std::atomic<std::uint64_t> switches{0};
-  std::atomic<bool> running{false};           // a coroutine (not g0) runs
-  std::atomic<bool>* preempt_flag = nullptr;  // this thread's t_preempt_requested
-  pthread_t os_thread{};
+  std::atomic<bool> running{false};                       // a coroutine (not g0) runs
+  std::atomic<std::atomic<bool>*> preempt_flag{nullptr};  // the owner's t_preempt_requested
+  std::atomic<pthread_t> os_thread{};
+
+  // Blocking calls (syscall.cpp): the number of the call the owner thread
+  // is in, or 0; and the owner's count of calls, whence the numbers.
+  std::atomic<std::uint64_t> blocking_call{0};
+  std::uint64_t blocking_calls = 0;
 
   // ready()'s plain section, against shutdown: the owner's ready() stores a
   // parked coroutine's state with plain instructions inside it, unless
@@ -206,7 +217,7 @@ class Worker {
   Coroutine* free_gs = nullptr;    // owner only: recycled descriptors
   std::uint32_t nfree_gs = 0;
 
-  std::thread thread;
+  std::thread thread;  // the thread started for this worker (it may run another later)
 
  private:
   Coroutine* swap_runnext(Coroutine* g) noexcept {
