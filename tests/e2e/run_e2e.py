@@ -2165,6 +2165,18 @@ def case_pitfall_os_sleep_holds_the_worker():
 
 
 @case
+def case_pitfall_blocking_sleep_overlaps_again():
+    doc = pitfall_run("blocking")
+    # The same OS sleeps inside corun::blocking(): the worker is handed to
+    # another thread while each sleep holds one, so they overlap again on
+    # one worker.
+    check(doc["tasks_ms"] < 0.7 * doc["slept_ms"], doc)
+    check(doc["workers_used"] == [0], doc)
+    check("overlapped although each OS sleep held a thread" in doc["summary"] and
+          "concurrency kept" in doc["summary"], doc["summary"])
+
+
+@case
 def case_pitfall_os_sleep_on_several_workers():
     # With a worker per task the OS sleeps may overlap again, on several
     # threads: whatever happened, the summary must say what the numbers show.
@@ -2181,25 +2193,27 @@ def case_pitfall_os_sleep_on_several_workers():
 @case
 def case_pitfall_bad_sleep():
     check_bad_inputs([
-        (["concurrent", "--sleep", "nap"], r'--sleep: expected corun or os.*, got "nap"'),
-        (["concurrent", "--sleep", ""], r'--sleep: expected corun or os'),
+        (["concurrent", "--sleep", "nap"], r'--sleep: expected corun, os or blocking, got "nap"'),
+        (["concurrent", "--sleep", ""], r'--sleep: expected corun, os or blocking'),
     ])
 
 
 @case
 def case_sigint_during_os_sleep():
-    # Ctrl-C while a task holds the only worker in a 1 s OS sleep: the run
-    # ends once that sleep is over (within one interval), exit 130.
-    start = time.monotonic()
-    rc, out, err = interrupt_after(["concurrent", "--procs", "1", "--steps", "1000",
-                                    "--interval", "1s", "--sleep", "os", "--format", "json"],
-                                   ready=2)
-    took = time.monotonic() - start
-    check(rc == 130, f"exit {rc}, expected 130\n{err}")
-    doc = json.loads(out)
-    check(doc["interrupted"] is True and doc["overlap"] is None, doc)
-    check(doc["summary"].startswith("Interrupted (Ctrl-C)"), doc["summary"])
-    check(took < 10, f"took {took:.1f} s to stop")
+    # Ctrl-C while a task holds a thread in a 1 s OS sleep (the only
+    # worker's, or with blocking another one's): the run ends once that sleep
+    # is over (within one interval), exit 130.
+    for kind in ("os", "blocking"):
+        start = time.monotonic()
+        rc, out, err = interrupt_after(["concurrent", "--procs", "1", "--steps", "1000",
+                                        "--interval", "1s", "--sleep", kind, "--format",
+                                        "json"], ready=2)
+        took = time.monotonic() - start
+        check(rc == 130, f"{kind}: exit {rc}, expected 130\n{err}")
+        doc = json.loads(out)
+        check(doc["interrupted"] is True and doc["overlap"] is None, doc)
+        check(doc["summary"].startswith("Interrupted (Ctrl-C)"), doc["summary"])
+        check(took < 10, f"{kind}: took {took:.1f} s to stop")
 
 
 # ---------------------------------------------------------------------------

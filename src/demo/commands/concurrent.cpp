@@ -458,7 +458,9 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
   cmd->add_option("--sleep", opts->sleep,
                   "How a task sleeps: corun parks the coroutine (its worker runs the others); os "
                   "calls std::this_thread::sleep_for, which holds the worker's thread (at --procs "
-                  "1 the sleeps no longer overlap; Ctrl-C waits for the sleep under way)")
+                  "1 the sleeps no longer overlap; Ctrl-C waits for the sleep under way); "
+                  "blocking makes that OS sleep inside corun::blocking(), which hands the worker "
+                  "to another thread meanwhile")
       ->type_name("KIND")
       ->default_str("corun");
   cmd->footer(
@@ -467,7 +469,8 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
       "  demo concurrent --tasks 4 --steps 10 --interval 50ms\n"
       "  demo concurrent --variant letters          # seed 003: 1 a 2 b ... with a WaitGroup\n"
       "  demo concurrent --procs 1 --timeline       # draw the worker: mostly idle\n"
-      "  demo concurrent --procs 1 --sleep os       # the pitfall: an OS sleep holds the worker\n"
+      "  demo concurrent --procs 1 --sleep os       # an OS sleep holds the worker\n"
+      "  demo concurrent --procs 1 --sleep blocking # OS sleeps in corun::blocking()\n"
       "  demo concurrent --format json > run.json\n");
   return {cmd, run_command<Options, Settings>(opts, global, check, run)};
 }

@@ -13,7 +13,8 @@ namespace demo {
 SleepKind parse_sleep_kind(std::string_view option, std::string_view text) {
   if (text == "corun") return SleepKind::kCorun;
   if (text == "os") return SleepKind::kOs;
-  throw UsageError(fmt::format("{}: expected corun or os, got \"{}\"", option, text));
+  if (text == "blocking") return SleepKind::kBlocking;
+  throw UsageError(fmt::format("{}: expected corun, os or blocking, got \"{}\"", option, text));
 }
 
 const char* to_string(SleepKind kind) noexcept {
@@ -21,9 +22,11 @@ const char* to_string(SleepKind kind) noexcept {
     case SleepKind::kCorun:
       return "corun";
     case SleepKind::kOs:
+      return "os";
+    case SleepKind::kBlocking:
       break;
   }
-  return "os";
+  return "blocking";
 }
 
 void sleep_as(SleepKind kind, std::chrono::nanoseconds d) {
@@ -33,6 +36,9 @@ void sleep_as(SleepKind kind, std::chrono::nanoseconds d) {
       return;
     case SleepKind::kOs:
       std::this_thread::sleep_for(d);  // holds the worker's thread: the pitfall shown
+      return;
+    case SleepKind::kBlocking:
+      corun::blocking([d] { std::this_thread::sleep_for(d); });
       return;
   }
 }
@@ -46,6 +52,11 @@ std::string overlapped(const WaitFigures& f) {
                  ? ": their waits overlapped (concurrency). Sleeping needs no CPU: one worker "
                    "would do the same."
                  : ": their waits overlapped (concurrency).";
+    case SleepKind::kBlocking:
+      return fmt::format(
+          ": their waits overlapped although each OS sleep held a thread: corun::blocking() "
+          "handed the {} on to another thread meanwhile (concurrency kept).",
+          f.procs == 1 ? "worker" : "workers");
     case SleepKind::kOs:
       break;
   }
@@ -66,6 +77,11 @@ std::string not_overlapped(const WaitFigures& f) {
     case SleepKind::kCorun:
       return ": the sleeps are too short next to timer and scheduling delays to show an overlap "
              "(try a longer --interval).";
+    case SleepKind::kBlocking:
+      return fmt::format(
+          ": the sleeps did not overlap {}: corun::blocking() did not hand the worker on while "
+          "they held its thread.",
+          sums);
     case SleepKind::kOs:
       break;
   }
