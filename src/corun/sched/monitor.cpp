@@ -159,7 +159,7 @@ void Monitor::ask_to_switch(Worker& w, bool signal) noexcept {
     sched_.wake_for_timers();
     return;
   }
-  std::atomic<bool>* flag = w.preempt_flag.load(std::memory_order_relaxed);
+  std::atomic<bool>* flag = w.preempt_flag.load(std::memory_order_acquire);
   if (flag == nullptr) return;
   flag->store(true, std::memory_order_relaxed);
   if (signal && signal_) interrupt_for_preemption(w.os_thread.load(std::memory_order_relaxed));

@@ -814,7 +814,8 @@ void Scheduler::bind(Worker& w, Machine& m) noexcept {
   w.g0 = &m.g0;
   w.g0_stack = m.g0_stack;
   w.eh_globals = m.eh_globals;
-  w.preempt_flag.store(m.preempt_flag, std::memory_order_relaxed);
+  // Release: the monitor and shutdown store through it from other threads.
+  w.preempt_flag.store(m.preempt_flag, std::memory_order_release);
   w.os_thread.store(m.os_thread, std::memory_order_relaxed);
   w.current = &m.g0;
   w.running.store(false, std::memory_order_relaxed);

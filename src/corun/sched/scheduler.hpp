@@ -182,7 +182,7 @@ class Scheduler {
   // fast_ready_: ready() on a worker may skip its CAS (asymmetric fence).
   const bool fast_ready_ = asymmetric_fence::available();
   std::unique_ptr<TraceRecorder> trace_;  // null unless Config::trace
-  std::unique_ptr<Monitor> monitor_;      // null with one worker and no time slice
+  std::unique_ptr<Monitor> monitor_;      // null only while the runtime starts
 
   // Idle workers (Go's sched.pidle) and spinning ones (sched.nmspinning):
   // idle_head_ and the idle workers' idle_next/in_idle_list are guarded by

@@ -44,7 +44,7 @@ void Scheduler::cancel_parked() noexcept {
 // each sweep sets it again.
 void Scheduler::request_cancellation() noexcept {
   for (auto& w : workers_) {
-    std::atomic<bool>* flag = w->preempt_flag.load(std::memory_order_relaxed);
+    std::atomic<bool>* flag = w->preempt_flag.load(std::memory_order_acquire);
     if (flag != nullptr) flag->store(true, std::memory_order_relaxed);
   }
 }

@@ -41,10 +41,13 @@ namespace corun::detail {
 BlockingCall enter_blocking() noexcept {
   Worker* w = this_worker();
   if (w == nullptr || w->on_g0()) return {nullptr, nullptr, 0};
+  // Nothing of w is read after the store: from then on the monitor may give
+  // it to another thread.
+  Coroutine* g = w->current;
   const std::uint64_t call = ++w->blocking_calls;
-  w->blocking_call.store(call, std::memory_order_release);
   set_this_worker(nullptr);
-  return {w, w->current, call};
+  w->blocking_call.store(call, std::memory_order_release);
+  return {w, g, call};
 }
 
 void leave_blocking(const BlockingCall& c) noexcept {
