@@ -2327,6 +2327,107 @@ def case_channel_handoff_flows_and_narration():
 
 
 # ---------------------------------------------------------------------------
+# I/O lessons: --sleep (the pitfall of a blocking call) and demo server
+
+
+def pitfall_run(kind, procs=1, *extra):
+    """demo concurrent with 3 tasks x 2 steps 100 ms apart (300 ms of sleeps
+    in all) slept the `kind` way; returns the JSON document."""
+    doc, _ = run_json("concurrent", "--procs", str(procs), "--tasks", "3", "--steps", "2",
+                      "--interval", "100ms", "--sleep", kind, *extra)
+    check(doc["sleep"] == kind and doc["slept_ms"] == 300 and doc["interrupted"] is False, doc)
+    doc["tasks_ms"] = doc["wall_ms"] - doc["first_start_ms"]
+    return doc
+
+
+def check_bad_inputs(cases):
+    for args, message in cases:
+        rc, out, err = run(*args)
+        what = f"demo {' '.join(args)}"
+        check(rc == 2 and out == "", f"{what}: exit {rc}, stdout {out!r}\n{err}")
+        lines = err.splitlines()
+        check(len(lines) == 1 and lines[0].startswith("demo: ") and re.search(message, lines[0]),
+              f"{what}: expected one line matching {message!r}, got:\n{err}")
+
+
+@case
+def case_pitfall_corun_sleep_overlaps():
+    doc = pitfall_run("corun")
+    # One worker overlaps the three sleeps: about 100 ms, not 300.
+    check(doc["tasks_ms"] < 0.7 * doc["slept_ms"], doc)
+    check(doc["summary"].endswith("their waits overlapped (concurrency)."), doc["summary"])
+
+
+@case
+def case_pitfall_os_sleep_holds_the_worker():
+    doc = pitfall_run("os")
+    # Each OS sleep held the only worker's thread: one after another, the
+    # wall time is at least the sum of the sleeps.
+    check(doc["tasks_ms"] >= 0.95 * doc["slept_ms"], doc)
+    check(doc["workers_used"] == [0], doc)
+    check("ran one after another" in doc["summary"] and "concurrency lost" in doc["summary"] and
+          "overlapped" not in doc["summary"], doc["summary"])
+    m = re.search(r"\((\d+) ms for 300 ms of sleeps\)", doc["summary"])
+    check(m and abs(int(m.group(1)) - doc["tasks_ms"]) <= 1, (doc["summary"], doc["tasks_ms"]))
+    rows, _, _ = run_csv("concurrent", "--procs", "1", "--tasks", "2", "--steps", "2",
+                         "--interval", "20ms", "--sleep", "os")
+    summary = [r for r in rows if r["record"] == "summary"]
+    check(len(summary) == 1 and summary[0]["sleep"] == "os", rows)
+
+
+@case
+def case_pitfall_blocking_sleep_overlaps_again():
+    doc = pitfall_run("blocking")
+    # The same OS sleeps inside corun::blocking(): the worker is handed to
+    # another thread while each sleep holds one, so they overlap again on
+    # one worker.
+    check(doc["tasks_ms"] < 0.7 * doc["slept_ms"], doc)
+    check(doc["workers_used"] == [0], doc)
+    check("overlapped although each OS sleep held a thread" in doc["summary"] and
+          "concurrency kept" in doc["summary"], doc["summary"])
+
+
+@case
+def case_pitfall_os_sleep_on_several_workers():
+    # With a worker per task the OS sleeps may overlap again, on several
+    # threads: whatever happened, the summary must say what the numbers show.
+    doc = pitfall_run("os", 3)
+    overlap = doc["slept_ms"] / doc["tasks_ms"]
+    if overlap >= 1.2:
+        check(len(doc["workers_used"]) > 1, doc)
+        check(f"ran on {len(doc['workers_used'])} worker threads at once" in doc["summary"],
+              doc["summary"])
+    else:
+        check("concurrency lost" in doc["summary"], doc["summary"])
+
+
+@case
+def case_pitfall_bad_sleep():
+    check_bad_inputs([
+        (["concurrent", "--sleep", "nap"], r'--sleep: expected corun, os or blocking, got "nap"'),
+        (["concurrent", "--sleep", ""], r'--sleep: expected corun, os or blocking'),
+    ])
+
+
+@case
+def case_sigint_during_os_sleep():
+    # Ctrl-C while a task holds a thread in a 1 s OS sleep (the only
+    # worker's, or with blocking another one's): the run ends once that sleep
+    # is over (within one interval), exit 130.
+    for kind in ("os", "blocking"):
+        start = time.monotonic()
+        rc, out, err = interrupt_after(["concurrent", "--procs", "1", "--steps", "1000",
+                                        "--interval", "1s", "--sleep", kind, "--format",
+                                        "json"], ready=2)
+        took = time.monotonic() - start
+        check(rc == 130, f"{kind}: exit {rc}, expected 130\n{err}")
+        doc = json.loads(out)
+        check(doc["interrupted"] is True and doc["overlap"] is None, doc)
+        check(doc["summary"].startswith("Interrupted (Ctrl-C)"), doc["summary"])
+        check(took < 10, f"{kind}: took {took:.1f} s to stop")
+
+
+# ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
 
