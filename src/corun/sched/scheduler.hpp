@@ -19,6 +19,7 @@
 
 #include "corun/config.hpp"
 #include "corun/diag/trace_recorder.hpp"
+#include "corun/io/netpoll.hpp"
 #include "corun/memory/descriptor_depot.hpp"
 #include "corun/memory/stack_pool.hpp"
 #include "corun/os/asymmetric_fence.hpp"
@@ -106,6 +107,7 @@ class Scheduler {
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
   std::vector<TraceEvent> trace() const;
   std::int64_t start_ns() const noexcept { return start_ns_; }
+  NetPoller& netpoller() noexcept { return netpoll_; }
 
   // Internal to the scheduler's files.
   void worker_init(Worker& w);
@@ -201,6 +203,8 @@ class Scheduler {
 
   // Recycled descriptors beyond the workers' own free lists.
   DescriptorDepot free_depot_;
+
+  NetPoller netpoll_{*this};  // I/O waits (src/corun/io/netpoll.hpp)
 };
 
 // The worker running on this thread, or null (not cached across switches:

@@ -106,6 +106,7 @@ void Scheduler::stop_workers() noexcept {
     w->wake_word.store(1, std::memory_order_release);
     futex_wake(w->wake_word);
   }
+  netpoll_.interrupt();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
@@ -132,6 +133,7 @@ void Scheduler::check_deadlock() noexcept {
   if (!config_.detect_deadlock || shutting_down()) return;
   std::lock_guard<std::mutex> lk(deadlock_mu_);
   if (external_blocked_.load(std::memory_order_seq_cst) == 0) return;
+  if (netpoll_.waiting()) return;  // I/O from outside may still wake a coroutine
   if (nidle_.load(std::memory_order_seq_cst) != config_.procs) return;
   if (any_work_visible() || any_timer_pending()) return;
   // Everything is asleep. Confirm once more after the workers' state settled.
