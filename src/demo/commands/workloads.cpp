@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -160,13 +161,18 @@ double echo_workload(std::int64_t n, int conns, double& setup_ns) {
   const auto t0 = Clock::now();
   auto listener = corun::net::TcpListener::listen("127.0.0.1", 0);
   const corun::net::Address addr = listener.local_address();
-  corun::go([&listener] {
-    for (;;) {
+  // The accept loop says when every connection is accepted ("") or why
+  // accepting failed (out of descriptors: see ulimit -n).
+  corun::Channel<std::string> accepted(1);
+  corun::go([&listener, accepted, conns]() mutable {
+    for (int i = 0;; ++i) {
+      if (i == conns) accepted.send("");
       corun::net::TcpStream c;
       try {
         c = listener.accept();
-      } catch (const std::system_error&) {
-        return;  // closed: the run is over
+      } catch (const std::system_error& e) {
+        if (i < conns) accepted.send(e.what());
+        return;  // or closed: the run is over
       }
       corun::go([c = std::move(c)]() mutable {
         char buf[kSize];
@@ -181,15 +187,19 @@ double echo_workload(std::int64_t n, int conns, double& setup_ns) {
   std::vector<corun::net::TcpStream> clients;
   clients.reserve(static_cast<std::size_t>(conns));
   for (int i = 0; i < conns; ++i) clients.push_back(corun::net::TcpStream::connect(addr));
+  if (const std::string error = *accepted.recv(); !error.empty()) {
+    throw std::runtime_error(error);
+  }
   setup_ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
 
   corun::WaitGroup wg;
   wg.add(conns);
   std::atomic<bool> failed{false};
+  std::string first_error;  // written once, by the first failing client
   const auto start = Clock::now();
   for (int i = 0; i < conns; ++i) {
     const std::int64_t trips = n / conns + (i < n % conns ? 1 : 0);
-    corun::go([&c = clients[static_cast<std::size_t>(i)], trips, &wg, &failed] {
+    corun::go([&c = clients[static_cast<std::size_t>(i)], trips, &wg, &failed, &first_error] {
       char msg[kSize] = {};
       char back[kSize];
       try {
@@ -198,7 +208,7 @@ double echo_workload(std::int64_t n, int conns, double& setup_ns) {
           c.read_exact(back, kSize);
         }
       } catch (const std::system_error& e) {
-        if (!failed.exchange(true)) fmt::print(stderr, "demo: bench echo: {}\n", e.what());
+        if (!failed.exchange(true)) first_error = e.what();
       }
       wg.done();
     });
@@ -207,7 +217,7 @@ double echo_workload(std::int64_t n, int conns, double& setup_ns) {
   const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
   for (auto& c : clients) c.close();
   listener.close();
-  if (failed.load()) throw std::runtime_error("bench echo: a round trip failed");
+  if (failed.load()) throw std::runtime_error(first_error);
   return ns;
 }
 
@@ -247,7 +257,19 @@ WorkloadResult run_workload(std::string_view name, int procs, std::int64_t n, in
     const int conns = tasks > 0 ? tasks : 100;
     double ns = 0;
     double setup_ns = 0;
-    corun::run({.procs = procs}, [&] { ns = echo_workload(r.n, conns, setup_ns); });
+    std::string error;
+    corun::run({.procs = procs}, [&] {
+      try {
+        ns = echo_workload(r.n, conns, setup_ns);
+      } catch (const std::exception& e) {  // e.g. out of descriptors
+        error = e.what();
+      }
+    });
+    if (!error.empty()) {
+      throw std::runtime_error(fmt::format(
+          "bench echo: {} ({} connections take {} descriptors; see ulimit -n and ulimit -Hn)",
+          error, conns, 2 * conns));
+    }
     r.tasks = conns;
     r.setup_ms = setup_ns / 1e6;
     r.wall_ms = ns / 1e6;
