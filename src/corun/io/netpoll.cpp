@@ -46,7 +46,7 @@ NetPoller::NetPoller(Scheduler& sched) : sched_(sched) { raise_open_files_limit(
 NetPoller::~NetPoller() {
   const int ep = epfd_.load(std::memory_order_acquire);
   if (ep >= 0) ::close(ep);
-  if (event_fd_ >= 0) ::close(event_fd_);
+  if (const int ev = event_fd_.load(std::memory_order_acquire); ev >= 0) ::close(ev);
 }
 
 void NetPoller::init() {
@@ -69,7 +69,7 @@ void NetPoller::init() {
     ::close(ev);
     throw std::system_error(err, std::generic_category(), "epoll_ctl");
   }
-  event_fd_ = ev;
+  event_fd_.store(ev, std::memory_order_release);
   epfd_.store(ep, std::memory_order_release);
 }
 
@@ -90,10 +90,11 @@ void NetPoller::close(PollDesc* pd) noexcept {
 }
 
 void NetPoller::interrupt() noexcept {
-  if (event_fd_ < 0) return;
+  const int ev = event_fd_.load(std::memory_order_acquire);
+  if (ev < 0) return;
   if (break_pending_.exchange(1, std::memory_order_seq_cst) != 0) return;  // coalesced
   const std::uint64_t one = 1;
-  (void)!::write(event_fd_, &one, sizeof one);
+  (void)!::write(ev, &one, sizeof one);
 }
 
 // wait_events() is epoll_wait with a timeout in nanoseconds (-1: none):
@@ -126,7 +127,7 @@ Coroutine* NetPoller::poll(std::int64_t timeout_ns, bool blocker) noexcept {
     const std::uint64_t tag = events[i].data.u64;
     if (tag == kBreakTag) {
       std::uint64_t v;
-      (void)!::read(event_fd_, &v, sizeof v);
+      (void)!::read(event_fd_.load(std::memory_order_relaxed), &v, sizeof v);
       break_pending_.store(0, std::memory_order_seq_cst);
       // Meant for the blocked worker, if another took it: pass it on.
       if (!blocker && blocker_.load(std::memory_order_seq_cst) != nullptr) interrupt();

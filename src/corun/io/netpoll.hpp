@@ -79,7 +79,7 @@ class NetPoller {
   Scheduler& sched_;
   std::mutex init_mu_;
   std::atomic<int> epfd_{-1};
-  int event_fd_ = -1;
+  std::atomic<int> event_fd_{-1};  // set once, by init()
   std::atomic<int> waiting_{0};
   std::atomic<const Worker*> blocker_{nullptr};  // the worker in a blocking epoll_wait
   std::atomic<std::uint32_t> break_pending_{0};  // the eventfd was written, not yet read
