@@ -1626,7 +1626,7 @@ MISTAKES = [
     (["concurrent", "--frob", "3"], r'unknown option "--frob" \(see demo concurrent --help\)$'),
     (["--frob"], r'unknown option "--frob" \(see demo --help\)$'),
     (["bench"], r'bench: expected a workload: yield, pingpong, spawn, skynet, sleepers, park, '
-                r'cpu or all'),
+                r'cpu, echo or all'),
     (["bench", "yield", "cpu"], r'unexpected argument "cpu"'),
     (["help", "frobnicate"], r'help: unknown subcommand "frobnicate": expected one of '
                              r'concurrent, parallel, compare, bench'),
@@ -2425,6 +2425,28 @@ def case_sigint_during_os_sleep():
         check(doc["interrupted"] is True and doc["overlap"] is None, doc)
         check(doc["summary"].startswith("Interrupted (Ctrl-C)"), doc["summary"])
         check(took < 10, f"{kind}: took {took:.1f} s to stop")
+
+
+# ---------------------------------------------------------------------------
+# Network I/O: demo bench echo
+
+
+@case
+def case_bench_echo_line():
+    """The echo workload prints the peers' line with the connections and the
+    set-up time, at any --tasks; a bad --tasks is one line on stderr."""
+    for procs, tasks in (("1", "1"), ("2", "30")):
+        out, _ = run_ok("bench", "echo", "--procs", procs, "--n", "600", "--tasks", tasks,
+                        "--format", "json")
+        r = json.loads(out)
+        check(r["workload"] == "echo" and r["n"] == 600 and r["tasks"] == int(tasks), out)
+        check(r["procs"] == int(procs) and r["ns_per_op"] > 0 and r["setup_ms"] > 0, out)
+        check(abs(r["ns_per_op"] * 600 / 1e6 - r["wall_ms"]) < 0.01, out)
+    out, _ = run_ok("bench", "echo", "--n", "200", "--tasks", "3", "--procs", "1")
+    check(re.search(r"^echo +1 +200 .*3 connections, set up in", out, re.M), out)
+    rc, out, err = run("bench", "echo", "--tasks", "0")
+    check(rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--tasks" in err,
+          f"exit {rc}: {err}")
 
 
 # ---------------------------------------------------------------------------

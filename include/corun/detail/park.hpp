@@ -35,6 +35,7 @@ enum class WaitReason : std::uint8_t {
   kWaitGroup,
   kMutex,
   kRuntimeWait,
+  kIOWait,  // a descriptor not ready (corun/io.hpp, corun/net.hpp)
 };
 
 const char* to_string(WaitReason reason) noexcept;

@@ -86,6 +86,7 @@ void Monitor::run() {
 // idle P for overdue timers, and its preemption ends the slice of a P that
 // has none idle.
 bool Monitor::check(std::int64_t now) {
+  sched_.netpoller().poll_if_stale(now);
   const auto& workers = sched_.workers();
   bool new_call = false;
   for (std::size_t i = 0; i < workers.size(); ++i) {

@@ -518,6 +518,7 @@ void Scheduler::wakep() noexcept {
   v->wake_word.store(1, std::memory_order_release);
   idle_lock_.unlock();
   futex_wake(v->wake_word);
+  netpoll_.wake(*v);  // v may be blocked in the poller instead
   monitor_wake();
 }
 
@@ -562,7 +563,9 @@ void Scheduler::park_worker(Worker& w) {
   // Sleep until the earliest timer of any worker: a busy worker may not get
   // round to its own.
   const std::int64_t deadline = earliest_timer();
-  for (;;) {
+  // While coroutines wait on I/O, one idle worker waits in the poller.
+  Coroutine* io_ready = nullptr;
+  for (bool polled = netpoll_.block(w, deadline, stopping_, io_ready); !polled;) {
     std::int64_t timeout = -1;
     if (deadline != TimerHeap::kNever) {
       timeout = deadline - now_ns();
@@ -573,6 +576,7 @@ void Scheduler::park_worker(Worker& w) {
     if (stopping_.load(std::memory_order_acquire)) break;
   }
   leave_idle_list();
+  netpoll_.make_runnable(io_ready);
 }
 
 Coroutine* Scheduler::find_runnable(Worker& w) {
@@ -584,6 +588,7 @@ Coroutine* Scheduler::find_runnable(Worker& w) {
       if (w.spinning) reset_spinning(w);
       return g;
     }
+    if (netpoll_.poll_ready()) continue;  // I/O made coroutines runnable here
     const int busy = config_.procs - nidle_.load(std::memory_order_relaxed);
     if (w.spinning || 2 * nspinning_.load(std::memory_order_relaxed) < busy) {
       if (!w.spinning) {

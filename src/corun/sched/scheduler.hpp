@@ -19,6 +19,7 @@
 
 #include "corun/config.hpp"
 #include "corun/diag/trace_recorder.hpp"
+#include "corun/io/netpoll.hpp"
 #include "corun/memory/descriptor_depot.hpp"
 #include "corun/memory/stack_pool.hpp"
 #include "corun/os/asymmetric_fence.hpp"
@@ -107,6 +108,7 @@ class Scheduler {
   bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
   std::vector<TraceEvent> trace() const;
   std::int64_t start_ns() const noexcept { return start_ns_; }
+  NetPoller& netpoller() noexcept { return netpoll_; }
 
   // Blocking calls (syscall.cpp): the monitor's retake of a worker whose
   // thread is in call number `call`, and what a thread whose worker was
@@ -216,6 +218,7 @@ class Scheduler {
 
   // Every thread's record (Machine), and the threads that run no worker.
   SpareThreads spares_{*this};
+  NetPoller netpoll_{*this};  // I/O waits (src/corun/io/netpoll.hpp)
 };
 
 // The worker running on this thread, or null (not cached across switches:

@@ -109,6 +109,9 @@ void Scheduler::stop_workers() noexcept {
     w->wake_word.store(1, std::memory_order_release);
     futex_wake(w->wake_word);
   }
+  // First the poller: a worker blocked in it, on a spare thread too, must
+  // see stopping_ before stop() joins that thread.
+  netpoll_.interrupt();
   spares_.stop();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
@@ -136,6 +139,7 @@ void Scheduler::check_deadlock() noexcept {
   if (!config_.detect_deadlock || shutting_down()) return;
   std::lock_guard<std::mutex> lk(deadlock_mu_);
   if (external_blocked_.load(std::memory_order_seq_cst) == 0) return;
+  if (netpoll_.waiting()) return;  // I/O from outside may still wake a coroutine
   if (nidle_.load(std::memory_order_seq_cst) != config_.procs) return;
   // A coroutine in a blocking call is not asleep: the call will return.
   if (blocked_calls_.load(std::memory_order_seq_cst) != 0) return;

@@ -50,6 +50,8 @@ const char* to_string(WaitReason reason) noexcept {
       return "Mutex.lock";
     case WaitReason::kRuntimeWait:
       return "Runtime.wait";
+    case WaitReason::kIOWait:
+      return "I/O wait";
   }
   return "unknown";
 }

@@ -36,6 +36,8 @@ std::string json_line(const WorkloadResult& r) {
       CORUN_VERSION, r.workload, r.procs, r.n, r.wall_ms, r.ns_per_op);
   if (r.checksum) line += fmt::format(R"(,"checksum":{})", *r.checksum);
   if (r.rss_kib_per_task) line += fmt::format(R"(,"rss_kib_per_task":{:.3f})", *r.rss_kib_per_task);
+  if (r.tasks) line += fmt::format(R"(,"tasks":{})", *r.tasks);
+  if (r.setup_ms) line += fmt::format(R"(,"setup_ms":{:.3f})", *r.setup_ms);
   return line + "}";
 }
 
@@ -48,6 +50,8 @@ void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec, bool op)
   if (r.checksum) extra = fmt::format("checksum {}", *r.checksum);
   if (r.rss_kib_per_task)
     extra = fmt::format("{:.2f} KiB per parked coroutine", *r.rss_kib_per_task);
+  if (r.tasks && r.setup_ms)
+    extra = fmt::format("{} connections, set up in {:.1f} ms", *r.tasks, *r.setup_ms);
   write_stream(stdout, fmt::format("{:<9} {:>5} {:>12} {:>10.1f} {:>9.2f}  {}{}\n", r.workload,
                                    r.procs, r.n, r.wall_ms, r.ns_per_op,
                                    op ? fmt::format("{:<34} ", spec.op) : "", extra));
@@ -77,7 +81,8 @@ int run(const Options& o) {
   const int procs = resolve_procs(o.procs);
   const auto n =
       o.n.empty() ? 0 : static_cast<std::int64_t>(parse_count("--n", o.n, 1, 1'000'000'000'000));
-  const int tasks = o.tasks.empty() ? 0 : static_cast<int>(parse_int("--tasks", o.tasks, 1, 4096));
+  const int tasks =
+      o.tasks.empty() ? 0 : static_cast<int>(parse_int("--tasks", o.tasks, 1, 100'000));
   const Format format = parse_format(o.format);
   if (format == Format::kCsv) throw UsageError("--format: expected table or json, got \"csv\"");
 
@@ -105,12 +110,14 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
   CLI::App* cmd = parent.add_subcommand(
       "bench", "The reference workloads (WORKLOADS.md): one JSON line each, as the Go peer's");
   cmd->add_option("workload", opts->workload,
-                  "Required: yield, pingpong, spawn, skynet, sleepers, park, cpu, or all")
+                  "Required: yield, pingpong, spawn, skynet, sleepers, park, cpu, echo, or all")
       ->type_name("WORKLOAD");
   add_procs_option(*cmd, opts->procs, "Worker threads (default: GOMAXPROCS, else all CPUs)");
   cmd->add_option("-n,--n", opts->n, "Operations (default: the workload's, see WORKLOADS.md)")
       ->type_name("N");
-  cmd->add_option("--tasks", opts->tasks, "cpu: tasks sharing the iterations (default: procs)")
+  cmd->add_option("--tasks", opts->tasks,
+                  "cpu: tasks sharing the iterations (default: procs); echo: client connections "
+                  "(default: 100)")
       ->type_name("T");
   cmd->add_option("-f,--format", opts->format, "Output format: table or json")
       ->type_name("FORMAT")
@@ -122,6 +129,7 @@ Command add_bench(CLI::App& parent, const GlobalOptions& /*global*/) {
       "Examples:\n"
       "  demo bench yield --procs 1 --format json\n"
       "  demo bench cpu --procs 2 --tasks 2\n"
+      "  demo bench echo --procs 1 --tasks 1000\n"
       "  demo bench all --procs 2\n"
       "  ../shared/peers/compare.py --demo build/release/demo\n"
       "      # the same workloads beside Go and Boost.Fiber");

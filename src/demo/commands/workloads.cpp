@@ -9,8 +9,12 @@
 #include <chrono>
 #include <functional>
 #include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
 
 #include "corun/corun.hpp"
+#include "corun/net.hpp"
 #include "demo/commands/cpu_work.hpp"
 #include "demo/run/measure.hpp"
 
@@ -147,6 +151,76 @@ std::uint64_t cpu_workload(std::int64_t n, int tasks) {
   return checksum;
 }
 
+// echo_workload(): a TCP echo server on 127.0.0.1 (an accept loop, a
+// coroutine per connection echoing what it reads, up to 512 bytes at a
+// time) and `conns` client connections, each a coroutine making its share
+// of n round trips of 512 bytes. Returns the round trips' time in ns; the
+// connections' set-up (from before the listen) goes to `setup_ns`.
+double echo_workload(std::int64_t n, int conns, double& setup_ns) {
+  constexpr std::size_t kSize = 512;
+  const auto t0 = Clock::now();
+  auto listener = corun::net::TcpListener::listen("127.0.0.1", 0);
+  const corun::net::Address addr = listener.local_address();
+  // The accept loop says when every connection is accepted ("") or why
+  // accepting failed (out of descriptors: see ulimit -n).
+  corun::Channel<std::string> accepted(1);
+  corun::go([&listener, accepted, conns]() mutable {
+    for (int i = 0;; ++i) {
+      if (i == conns) accepted.send("");
+      corun::net::TcpStream c;
+      try {
+        c = listener.accept();
+      } catch (const std::system_error& e) {
+        if (i < conns) accepted.send(e.what());
+        return;  // or closed: the run is over
+      }
+      corun::go([c = std::move(c)]() mutable {
+        char buf[kSize];
+        try {
+          for (std::size_t k; (k = c.read(buf, kSize)) > 0;) c.write_all(buf, k);
+        } catch (const std::system_error&) {
+          // the client went away
+        }
+      });
+    }
+  });
+  std::vector<corun::net::TcpStream> clients;
+  clients.reserve(static_cast<std::size_t>(conns));
+  for (int i = 0; i < conns; ++i) clients.push_back(corun::net::TcpStream::connect(addr));
+  if (const std::string error = *accepted.recv(); !error.empty()) {
+    throw std::runtime_error(error);
+  }
+  setup_ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+
+  corun::WaitGroup wg;
+  wg.add(conns);
+  std::atomic<bool> failed{false};
+  std::string first_error;  // written once, by the first failing client
+  const auto start = Clock::now();
+  for (int i = 0; i < conns; ++i) {
+    const std::int64_t trips = n / conns + (i < n % conns ? 1 : 0);
+    corun::go([&c = clients[static_cast<std::size_t>(i)], trips, &wg, &failed, &first_error] {
+      char msg[kSize] = {};
+      char back[kSize];
+      try {
+        for (std::int64_t t = 0; t < trips; ++t) {
+          c.write_all(msg, kSize);
+          c.read_exact(back, kSize);
+        }
+      } catch (const std::system_error& e) {
+        if (!failed.exchange(true)) first_error = e.what();
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+  const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+  for (auto& c : clients) c.close();
+  listener.close();
+  if (failed.load()) throw std::runtime_error(first_error);
+  return ns;
+}
+
 }  // namespace
 
 const std::vector<WorkloadSpec>& workloads() {
@@ -158,6 +232,7 @@ const std::vector<WorkloadSpec>& workloads() {
       {"sleepers", 100'000, "one coroutine"},
       {"park", 100'000, "one coroutine"},
       {"cpu", 400'000'000, "one iteration"},
+      {"echo", 100'000, "one 512-byte TCP round trip"},
   };
   return specs;
 }
@@ -176,6 +251,31 @@ WorkloadResult run_workload(std::string_view name, int procs, std::int64_t n, in
   r.workload = std::string(name);
   r.procs = procs;
   r.n = n > 0 ? n : spec->default_n;
+  if (name == "echo") {
+    // Timed inside the main coroutine from the moment every connection is
+    // up (set-up reported apart), as the Go peer does.
+    const int conns = tasks > 0 ? tasks : 100;
+    double ns = 0;
+    double setup_ns = 0;
+    std::string error;
+    corun::run({.procs = procs}, [&] {
+      try {
+        ns = echo_workload(r.n, conns, setup_ns);
+      } catch (const std::exception& e) {  // e.g. out of descriptors
+        error = e.what();
+      }
+    });
+    if (!error.empty()) {
+      throw std::runtime_error(fmt::format(
+          "bench echo: {} ({} connections take {} descriptors; see ulimit -n and ulimit -Hn)",
+          error, conns, 2 * conns));
+    }
+    r.tasks = conns;
+    r.setup_ms = setup_ns / 1e6;
+    r.wall_ms = ns / 1e6;
+    r.ns_per_op = ns / static_cast<double>(r.n);
+    return r;
+  }
   if (tasks <= 0) tasks = procs;
 
   std::int64_t ops = r.n;

@@ -1,4 +1,4 @@
-// workloads.hpp: the seven reference workloads of `demo bench`, run on corun
+// workloads.hpp: the eight reference workloads of `demo bench`, run on corun
 // exactly as the peers (Go, Boost.Fiber) run them, so that one script can put
 // them side by side. Each returns what the JSON line reports.
 #pragma once
@@ -19,6 +19,8 @@ struct WorkloadResult {
   double ns_per_op = 0;
   std::optional<std::uint64_t> checksum;
   std::optional<double> rss_kib_per_task;  // park only
+  std::optional<int> tasks;                // echo: connections
+  std::optional<double> setup_ms;          // echo: the connections' set-up
 };
 
 struct WorkloadSpec {
@@ -34,7 +36,8 @@ const std::vector<WorkloadSpec>& workloads();
 const WorkloadSpec* find_workload(std::string_view name);
 
 // run_workload() runs `name` with `n` operations (0: its default) on `procs`
-// workers; `tasks` is the cpu workload's task count (0: procs).
+// workers; `tasks` is the cpu workload's task count (0: procs), the echo
+// workload's connections (0: 100).
 WorkloadResult run_workload(std::string_view name, int procs, std::int64_t n, int tasks);
 
 }  // namespace demo

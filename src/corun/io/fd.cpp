@@ -1,0 +1,410 @@
+// fd.cpp: corun::io::Fd (see corun/io.hpp): the read/write loop shared by
+// every call, and the wait on a descriptor, parked on the poller in a
+// coroutine (with its deadline as a timer, Cancelled at shutdown), in
+// poll(2) on a plain thread.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "corun/detail/deadline.hpp"
+#include "corun/errors.hpp"
+#include "corun/io.hpp"
+#include "corun/io/io_wait.hpp"
+#include "corun/io/netpoll.hpp"
+#include "corun/io/poll_desc.hpp"
+#include "corun/sched/scheduler.hpp"
+#include "corun/sync/cancel.hpp"
+#include "corun/this_coroutine.hpp"
+
+namespace corun::io {
+
+using detail::Coroutine;
+using detail::IoMode;
+using detail::IoWait;
+using detail::PollDesc;
+using detail::Worker;
+
+namespace {
+
+constexpr std::int64_t kNever = INT64_MAX;
+// kThreadPollSliceMs: a plain thread blocked in poll(2) looks this often
+// whether its Fd is being closed.
+constexpr int kThreadPollSliceMs = 50;
+
+[[noreturn]] void throw_errno(int err, const char* op) {
+  throw std::system_error(err, std::generic_category(), op);
+}
+
+Worker* coroutine_worker() noexcept {
+  Worker* w = detail::this_worker();
+  return w != nullptr && w->running_coroutine() != nullptr ? w : nullptr;
+}
+
+// IoTimer: a parked call's deadline, on the worker's timer heap, armed by
+// the park's commit step (so it cannot fire before the coroutine is fully
+// parked). A firing ends the wait only if it is still the one parked.
+struct IoTimer : detail::Timer {
+  PollDesc* pd = nullptr;
+  IoMode mode = detail::kRead;
+  IoWait* iw = nullptr;
+  detail::TimerHeap* heap = nullptr;  // null until armed
+  std::atomic<bool> fire_done{false};
+
+  static void on_fire(detail::Timer* t) {
+    auto* self = static_cast<IoTimer*>(t);
+    PollDesc* pd = self->pd;
+    pd->lock.lock();
+    Coroutine* g = pd->waiter[self->mode] == self->iw
+                       ? detail::take_waiter(pd, self->mode, IoWait::kTimedOut)
+                       : nullptr;
+    pd->lock.unlock();
+    self->fire_done.store(true, std::memory_order_release);  // last touch of `self`
+    if (g != nullptr) detail::unpark(g);
+  }
+
+  void arm() noexcept {
+    heap = &detail::this_worker()->timers;
+    heap->lock().lock();
+    heap->push_locked(this);
+    heap->lock().unlock();
+  }
+
+  // disarm() returns once the timer can no longer touch the wait.
+  void disarm() noexcept {
+    if (heap == nullptr) return;
+    heap->lock().lock();
+    const bool removed = heap->remove_locked(this);
+    heap->lock().unlock();
+    if (removed) return;
+    while (!fire_done.load(std::memory_order_acquire)) detail::cpu_relax();
+  }
+};
+
+// Parked: what park()'s commit step and shutdown's cancel share.
+struct Parked {
+  PollDesc* pd;
+  IoMode mode;
+  IoWait* iw;
+  IoTimer* timer;  // null: no deadline
+
+  static void commit(void* ctx) noexcept {
+    auto* p = static_cast<Parked*>(ctx);
+    if (p->timer != nullptr) p->timer->arm();
+    p->pd->lock.unlock();  // now the poller may find it
+  }
+
+  static bool cancel(Coroutine*, void* ctx) noexcept {
+    auto* p = static_cast<Parked*>(ctx);
+    p->pd->lock.lock();
+    const bool removed = p->pd->waiter[p->mode] == p->iw;
+    if (removed) p->pd->waiter[p->mode] = nullptr;
+    p->pd->lock.unlock();
+    return removed;
+  }
+};
+
+// WaitEnd undoes a parked wait's bookkeeping however the park ends
+// (Cancelled included).
+struct WaitEnd {
+  detail::NetPoller* poller;
+  IoTimer* timer;
+  ~WaitEnd() {
+    if (timer != nullptr) timer->disarm();
+    poller->wait_end();
+  }
+};
+
+// park_on(): the coroutine running on `w` waits for direction `mode` of pd.
+void park_on(Worker* w, PollDesc* pd, IoMode mode, std::int64_t deadline, const char* op) {
+  IoWait iw;
+  iw.g = w->current;
+  pd->lock.lock();
+  if (pd->closing) {
+    pd->lock.unlock();
+    throw_errno(EBADF, op);
+  }
+  if (pd->ready[mode].load(std::memory_order_seq_cst) != 0) {  // an event came meanwhile
+    pd->lock.unlock();
+    return;
+  }
+  if (deadline != kNever && deadline <= detail::now_ns()) {
+    pd->lock.unlock();
+    throw_errno(ETIMEDOUT, op);
+  }
+  pd->waiter[mode] = &iw;
+  IoTimer timer;
+  IoTimer* tp = nullptr;
+  if (deadline != kNever) {
+    timer.when = deadline;
+    timer.fire = &IoTimer::on_fire;
+    timer.waiter = iw.g;
+    timer.pd = pd;
+    timer.mode = mode;
+    timer.iw = &iw;
+    tp = &timer;
+  }
+  pd->poller->wait_begin();
+  Parked parked{pd, mode, &iw, tp};
+  {
+    WaitEnd end{pd->poller, tp};
+    detail::park(&Parked::commit, &parked, detail::WaitReason::kIOWait, &Parked::cancel, &parked);
+  }
+  switch (iw.result) {
+    case IoWait::kTimedOut:
+      throw_errno(ETIMEDOUT, op);
+    case IoWait::kClosed:
+      throw_errno(EBADF, op);
+    default:
+      return;
+  }
+}
+
+// poll_thread(): a plain thread (or a coroutine on an unregistered Fd)
+// waits in poll(2), in slices, so that close() from elsewhere is noticed.
+void poll_thread(int fd, const PollDesc* pd, IoMode mode, std::int64_t deadline, const char* op) {
+  for (;;) {
+    if (pd != nullptr) {
+      auto* p = const_cast<PollDesc*>(pd);
+      p->lock.lock();
+      const bool closing = p->closing;
+      p->lock.unlock();
+      if (closing) throw_errno(EBADF, op);
+    }
+    int slice = kThreadPollSliceMs;
+    if (deadline != kNever) {
+      const std::int64_t left = deadline - detail::now_ns();
+      if (left <= 0) throw_errno(ETIMEDOUT, op);
+      slice = static_cast<int>(std::min<std::int64_t>(slice, (left + 999'999) / 1'000'000));
+    }
+    pollfd p{fd, static_cast<short>(mode == detail::kRead ? POLLIN : POLLOUT), 0};
+    const int r = ::poll(&p, 1, slice);
+    if (r > 0) return;
+    if (r < 0 && errno != EINTR) throw_errno(errno, op);
+  }
+}
+
+// Inside counts a call in progress on a registered Fd (close() waits them out).
+struct Inside {
+  PollDesc* pd;
+  explicit Inside(PollDesc* p) : pd(p) {
+    if (pd != nullptr) pd->inside.fetch_add(1, std::memory_order_seq_cst);
+  }
+  ~Inside() {
+    if (pd != nullptr) pd->inside.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  Inside(const Inside&) = delete;
+  Inside& operator=(const Inside&) = delete;
+};
+
+}  // namespace
+
+UnexpectedEof::UnexpectedEof(const char* op, std::size_t got, std::size_t wanted)
+    : std::system_error(std::make_error_code(std::errc::io_error),
+                        std::string(op) + ": end of file after " + std::to_string(got) + " of " +
+                            std::to_string(wanted) + " bytes") {}
+
+Fd::Fd(int fd) {
+  if (fd < 0) throw_errno(EBADF, "corun::io::Fd");
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) throw_errno(errno, "corun::io::Fd: fcntl");
+  if ((flags & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    throw_errno(errno, "corun::io::Fd: fcntl");
+  }
+  if (Worker* w = coroutine_worker()) {
+    PollDesc* pd = detail::poll_desc_alloc();
+    pd->fd = fd;
+    try {
+      w->sched.netpoller().open(pd);
+    } catch (const std::system_error& e) {
+      detail::poll_desc_release(pd);
+      throw std::system_error(e.code(), "corun::io::Fd: cannot poll this descriptor");
+    }
+    pd_ = pd;
+  }
+  fd_ = fd;
+}
+
+Fd::Fd(Fd&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      pd_(std::exchange(other.pd_, nullptr)),
+      deadline_ns_{other.deadline_ns_[0], other.deadline_ns_[1]} {}
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    pd_ = std::exchange(other.pd_, nullptr);
+    deadline_ns_[0] = other.deadline_ns_[0];
+    deadline_ns_[1] = other.deadline_ns_[1];
+  }
+  return *this;
+}
+
+Fd::~Fd() { close(); }
+
+void Fd::set_read_deadline(Clock::time_point t) noexcept {
+  deadline_ns_[0] = t == kNoDeadline ? kNever : detail::saturating_ns(t.time_since_epoch()).count();
+}
+
+void Fd::set_write_deadline(Clock::time_point t) noexcept {
+  deadline_ns_[1] = t == kNoDeadline ? kNever : detail::saturating_ns(t.time_since_epoch()).count();
+}
+
+void Fd::check_open(const char* op) const {
+  if (fd_ < 0) throw_errno(EBADF, op);
+}
+
+void Fd::set_ready(int dir, bool ready) noexcept {
+  if (pd_ != nullptr) pd_->ready[dir].store(ready ? 1 : 0, std::memory_order_seq_cst);
+}
+
+void Fd::wait(int dir, const char* op) {
+  check_open(op);
+  detail::cancellation_point();
+  const auto mode = static_cast<IoMode>(dir);
+  Worker* w = coroutine_worker();
+  if (w != nullptr && pd_ != nullptr) {
+    park_on(w, pd_, mode, deadline_ns_[dir], op);
+  } else {
+    poll_thread(fd_, pd_, mode, deadline_ns_[dir], op);
+  }
+}
+
+long Fd::perform(int dir, const char* op, Call call, void* ctx) {
+  check_open(op);
+  Inside inside(pd_);
+  for (;;) {
+    if (pd_ != nullptr) {
+      // The last call proved the descriptor not ready: wait for an event
+      // instead of a system call that would fail.
+      if (pd_->ready[dir].load(std::memory_order_seq_cst) == 0) wait(dir, op);
+      // Cleared before the call: an event from now on sets it again.
+      pd_->ready[dir].store(0, std::memory_order_seq_cst);
+    }
+    bool drained = false;
+    const long r = call(fd_, ctx, drained);
+    if (r >= 0) {
+      if (!drained && pd_ != nullptr) pd_->ready[dir].store(1, std::memory_order_seq_cst);
+      return r;
+    }
+    const int err = errno;
+    if (err == EINTR) {
+      if (pd_ != nullptr) pd_->ready[dir].store(1, std::memory_order_seq_cst);
+      continue;
+    }
+    if (err != EAGAIN && err != EWOULDBLOCK) {
+      if (pd_ != nullptr) pd_->ready[dir].store(1, std::memory_order_seq_cst);
+      throw_errno(err, op);
+    }
+    if (pd_ == nullptr) wait(dir, op);  // registered: the loop's first step waits
+  }
+}
+
+std::size_t Fd::read(void* buf, std::size_t n) {
+  if (n == 0) {
+    check_open("read");
+    return 0;
+  }
+  std::pair<void*, std::size_t> args(buf, n);
+  return static_cast<std::size_t>(perform(
+      0, "read",
+      [](int fd, void* ctx, bool&) -> long {
+        auto* a = static_cast<std::pair<void*, std::size_t>*>(ctx);
+        return ::read(fd, a->first, a->second);
+      },
+      &args));
+}
+
+void Fd::read_exact(void* buf, std::size_t n) {
+  std::size_t got = 0;
+  while (got < n) {
+    const std::size_t r = read(static_cast<char*>(buf) + got, n - got);
+    if (r == 0) throw UnexpectedEof("read_exact", got, n);
+    got += r;
+  }
+}
+
+std::size_t Fd::write(const void* buf, std::size_t n) {
+  if (n == 0) {
+    check_open("write");
+    return 0;
+  }
+  std::pair<const void*, std::size_t> args(buf, n);
+  return static_cast<std::size_t>(perform(
+      1, "write",
+      [](int fd, void* ctx, bool&) -> long {
+        auto* a = static_cast<std::pair<const void*, std::size_t>*>(ctx);
+        return ::write(fd, a->first, a->second);
+      },
+      &args));
+}
+
+void Fd::write_all(const void* buf, std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) done += write(static_cast<const char*>(buf) + done, n - done);
+}
+
+// wait_ready(): the flag says nothing certain here (the caller's own calls
+// bypass it), so it is cleared and the descriptor asked once, without
+// blocking; an event from then on sets the flag again.
+void Fd::wait_ready(int dir, const char* op) {
+  check_open(op);
+  set_ready(dir, false);
+  pollfd p{fd_, static_cast<short>(dir == 0 ? POLLIN : POLLOUT), 0};
+  if (::poll(&p, 1, 0) > 0) {
+    set_ready(dir, true);
+    detail::cancellation_point();
+    return;
+  }
+  wait(dir, op);
+}
+
+void Fd::wait_readable() { wait_ready(0, "wait_readable"); }
+
+void Fd::wait_writable() { wait_ready(1, "wait_writable"); }
+
+void Fd::close() noexcept {
+  if (fd_ < 0) return;
+  if (PollDesc* pd = pd_) {
+    pd->lock.lock();
+    pd->closing = true;
+    Coroutine* r = detail::take_waiter(pd, detail::kRead, IoWait::kClosed);
+    Coroutine* w = detail::take_waiter(pd, detail::kWrite, IoWait::kClosed);
+    pd->lock.unlock();
+    if (r != nullptr) detail::unpark(r);
+    if (w != nullptr) detail::unpark(w);
+    // Calls still inside (woken, or in a system call) leave before the
+    // descriptor goes: its number may be reused at once.
+    while (pd->inside.load(std::memory_order_seq_cst) > 0) {
+      if (coroutine_worker() != nullptr && std::uncaught_exceptions() == 0) {
+        try {
+          this_coroutine::yield();
+        } catch (const Cancelled&) {
+          std::this_thread::yield();
+        }
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    // Closing the descriptor takes it out of the epoll set; events already
+    // collected are stale by the generation release() bumps.
+    pd_ = nullptr;
+    detail::poll_desc_release(pd);
+  }
+  ::close(std::exchange(fd_, -1));
+}
+
+int Fd::release() noexcept {
+  if (PollDesc* pd = std::exchange(pd_, nullptr)) {
+    pd->poller->close(pd);
+    detail::poll_desc_release(pd);
+  }
+  return std::exchange(fd_, -1);
+}
+
+}  // namespace corun::io
