@@ -47,6 +47,7 @@ using AddCommand = Command (*)(CLI::App& parent, const GlobalOptions& global);
 Command add_concurrent(CLI::App& parent, const GlobalOptions& global);
 Command add_parallel(CLI::App& parent, const GlobalOptions& global);
 Command add_compare(CLI::App& parent, const GlobalOptions& global);
+Command add_server(CLI::App& parent, const GlobalOptions& global);
 Command add_bench(CLI::App& parent, const GlobalOptions& global);
 
 }  // namespace demo

@@ -26,6 +26,7 @@ constexpr demo::AddCommand kCommands[] = {
     demo::add_concurrent,
     demo::add_parallel,
     demo::add_compare,
+    demo::add_server,
     demo::add_bench,
 };
 

@@ -2427,6 +2427,127 @@ def case_sigint_during_os_sleep():
         check(took < 10, f"{kind}: took {took:.1f} s to stop")
 
 
+def server_json(*args):
+    doc, err = run_json("server", *args)
+    check(doc["command"] == "server" and doc["interrupted"] is False, doc)
+    check(doc["requests_done"] == doc["clients"] * doc["requests"], doc)
+    check(all(r["latency_ms"] is not None for r in doc["request_list"]), doc["request_list"])
+    doc["serving_ms"] = doc["wall_ms"] - doc["first_request_ms"]
+    return doc, err
+
+
+@case
+def case_server_one_worker_serves_requests_at_once():
+    doc, err = server_json("--procs", "1", "--clients", "4", "--requests", "2", "--backend",
+                           "50ms")
+    check(doc["sleep"] == "corun" and doc["backend_waited_ms"] == 400, doc)
+    for r in doc["request_list"]:
+        check(r["latency_ms"] >= 49 and r["handler_worker"] == 0, r)
+        check(r["sent_ms"] <= r["received_ms"] <= r["replied_ms"] <= r["answered_ms"], r)
+    # 400 ms of backend waits, one after another, would take 400 ms: well
+    # below proves they overlapped on the one worker.
+    check(doc["serving_ms"] < 0.7 * doc["backend_waited_ms"], doc)
+    check(2 <= doc["peak_in_progress"] <= 4, doc)
+    check(abs(doc["overlap"] - doc["backend_waited_ms"] / doc["serving_ms"]) < 0.01, doc)
+    lat = sorted(r["latency_ms"] for r in doc["request_list"])
+    check(doc["latency_min_ms"] == lat[0] and doc["latency_max_ms"] == lat[-1], doc)
+    check(doc["summary"].endswith(
+        f"One worker served {doc['peak_in_progress']} requests at once "
+        f"({doc['backend_waited_ms']:.0f} ms of backend waits in {doc['serving_ms']:.0f} ms): "
+        "their waits overlapped (concurrency)."), doc["summary"])
+    check(re.search(r"8 requests answered in \d+ ms from the first request \([\d.]+ requests/s\)",
+                    doc["summary"]), doc["summary"])
+
+
+@case
+def case_server_os_sleep_serves_one_at_a_time():
+    doc, _ = server_json("--procs", "1", "--clients", "3", "--backend", "50ms", "--sleep", "os")
+    check(doc["sleep"] == "os" and doc["backend_waited_ms"] == 150, doc)
+    check(doc["serving_ms"] >= 0.95 * doc["backend_waited_ms"], doc)
+    check(doc["peak_in_progress"] == 1, doc)
+    check("served one after another" in doc["summary"] and "concurrency lost" in doc["summary"],
+          doc["summary"])
+
+
+@case
+def case_server_blocking_sleep_serves_at_once_again():
+    doc, _ = server_json("--procs", "1", "--clients", "3", "--backend", "100ms", "--sleep",
+                         "blocking")
+    check(doc["serving_ms"] < 0.7 * doc["backend_waited_ms"], doc)
+    check(doc["peak_in_progress"] >= 2, doc)
+    check("concurrency kept" in doc["summary"], doc["summary"])
+
+
+SERVER_LINE = re.compile(r"^ *\d+\.\d ms  P(\d+)  G(\d+)  (.+)$")
+
+
+@case
+def case_server_table_and_pictures():
+    with tempfile.TemporaryDirectory() as d:
+        trace, svg = os.path.join(d, "t.json"), os.path.join(d, "t.svg")
+        out, _ = run_ok("server", "--procs", "1", "--clients", "2", "--requests", "2",
+                        "--backend", "20ms", "--timeline", "--explain", "--trace", trace,
+                        "--svg", svg, "--wide")
+        lines = [m.group(3) for m in map(SERVER_LINE.match, out.splitlines()) if m]
+        check(re.fullmatch(r"server: listening on 127\.0\.0\.1:\d+", lines[0]), lines)
+        for c in (1, 2):
+            for q in (1, 2):
+                check(f"client {c} sends request {q}" in lines, (c, q, lines))
+                check(f"server: request {q} from client {c}, backend 20 ms" in lines, lines)
+        check(sum(bool(re.fullmatch(r"client \d got its response after [\d.]+ ms", l))
+                  for l in lines) == 4, lines)
+        check("All requests answered." in out, out)
+        for row in ("client 1", "client 2", "server", "handler 1", "handler 2"):
+            check(re.search(rf"^ *{row} \|", out, re.M), f"no timeline row {row}:\n{out}")
+        names = {e["args"]["name"] for e in load_trace(trace)
+                 if e.get("ph") == "M" and e.get("name") == "thread_name"}
+        check(any(n.startswith("handler 1") for n in names), names)
+        ET.parse(svg)
+
+
+@case
+def case_server_csv():
+    rows, _, _ = run_csv("server", "--procs", "1", "--clients", "2", "--backend", "10ms")
+    kinds = [r["record"] for r in rows]
+    check(kinds.count("request") == 2 and kinds.count("summary") == 1, kinds)
+    summary = rows[-1]
+    check(summary["requests_done"] == "2" and summary["sleep"] == "corun", summary)
+    check(float(summary["peak_in_progress"]) >= 1 and summary["interrupted"] == "false", summary)
+
+
+@case
+def case_server_bad_inputs():
+    check_bad_inputs([
+        (["server", "--clients", "0"], r'--clients: expected an integer 1\.\.1000, got "0"'),
+        (["server", "--clients", "5000"], r'--clients: expected an integer 1\.\.1000'),
+        (["server", "--requests", "0"], r'--requests: expected an integer 1\.\.100000, got "0"'),
+        (["server", "--clients", "1000", "--requests", "1000"],
+         r'--requests: expected at most 100000 requests in all .*got 1000 x 1000'),
+        (["server", "--backend", "5parsecs"], r'--backend: expected a duration'),
+        (["server", "--backend", "2h"], r'--backend: expected a duration'),
+        (["server", "--sleep", "nap"], r'--sleep: expected corun, os or blocking'),
+        (["server", "--procs", "0"], r'--procs: expected an integer 1\.\.1024'),
+    ])
+
+
+@case
+def case_sigint_server():
+    with tempfile.TemporaryDirectory() as d:
+        trace = os.path.join(d, "t.json")
+        rc, out, err = interrupt_after(["server", "--procs", "1", "--clients", "3", "--requests",
+                                        "1000", "--backend", "1s", "--format", "json",
+                                        "--trace", trace], ready=r"server: request")
+        check(rc == 130, f"exit {rc}, expected 130\n{err}")
+        doc = json.loads(out)
+        check(doc["interrupted"] is True and doc["requests_done"] < 3000, doc)
+        for key in ("requests_per_s", "latency_min_ms", "latency_median_ms", "latency_max_ms",
+                    "peak_in_progress", "overlap"):
+            check(doc[key] is None, f"{key} from unfinished work: {doc[key]}")
+        check(doc["summary"].startswith("Interrupted (Ctrl-C) after"), doc["summary"])
+        check("concurrency" not in doc["summary"], doc["summary"])
+        load_trace(trace)
+
+
 # ---------------------------------------------------------------------------
 # Network I/O: demo bench echo
 

@@ -33,7 +33,7 @@ bool interrupted() noexcept { return g_interrupted.load(std::memory_order_relaxe
 void wait_for_tasks(const TaskTally& tally, const std::function<void()>& tick) {
   while (true) {
     if (tick) tick();
-    if (tally.complete() || interrupted()) return;
+    if (tally.complete() || tally.failed() || interrupted()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }

@@ -50,14 +50,20 @@ class TaskTally {
   std::int64_t tasks() const noexcept { return tasks_.load(std::memory_order_acquire); }
   // complete() is whether every task is done: the run's one test of "done".
   bool complete() const noexcept { return count() >= tasks(); }
+  // fail() is called by a task that cannot go on (a socket error): the run
+  // stops as for Ctrl-C, its waiting tasks are cancelled, and it is not
+  // complete; the task keeps the error for the report.
+  void fail() noexcept { failed_.store(true, std::memory_order_release); }
+  bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::int64_t> tasks_;
   std::atomic<std::int64_t> done_{0};
+  std::atomic<bool> failed_{false};
 };
 
-// wait_for_tasks() waits until every task of `tally` is done or SIGINT
-// arrived, calling tick() (if any) at each poll. It polls every 2 ms: a
+// wait_for_tasks() waits until every task of `tally` is done, one failed or
+// SIGINT arrived, calling tick() (if any) at each poll. It polls every 2 ms: a
 // thread blocked in WaitGroup::wait() would not notice the signal. It
 // returns nothing on purpose: after it, stop the runtime (tasks that saw the
 // interrupt return, sleepers are cancelled) and ask the tally whether the
