@@ -2,6 +2,7 @@
 #include "demo/render/off_cpu.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace demo {
 
@@ -20,9 +21,17 @@ OffCpu::OffCpu(const std::vector<RunSlice>& slices, const std::vector<CpuSample>
   for (const CpuSample& s : samples) {
     if (s.worker >= 0 && s.worker < procs) per[static_cast<std::size_t>(s.worker)].push_back(s);
   }
+  // A worker handed to another thread (its coroutine's run stopped in a
+  // blocking call: StopReason::kSyscall) is no longer run by the thread
+  // whose clock was sampled: its stretches end at its first hand-off.
+  std::vector<std::int64_t> handed_off(by_worker_.size(), std::numeric_limits<std::int64_t>::max());
   for (const RunSlice& r : slices) {
     if (r.worker >= 0 && r.worker < procs && r.end_ns > r.start_ns) {
       runs_[static_cast<std::size_t>(r.worker)].push_back({r.start_ns, r.end_ns});
+    }
+    if (r.worker >= 0 && r.worker < procs && r.reason == corun::StopReason::kSyscall) {
+      std::int64_t& at = handed_off[static_cast<std::size_t>(r.worker)];
+      at = std::min(at, r.end_ns);
     }
   }
   for (std::vector<Held>& rs : runs_) {
@@ -36,6 +45,10 @@ OffCpu::OffCpu(const std::vector<RunSlice>& slices, const std::vector<CpuSample>
     for (std::size_t i = 0; i + 1 < ss.size(); ++i) {
       OffCpuStretch st{.start_ns = ss[i].time_ns, .end_ns = ss[i + 1].time_ns};
       if (st.end_ns <= st.start_ns) continue;
+      if (st.end_ns > handed_off[w]) {
+        cut_ = true;
+        break;
+      }
       st.held_ns = held_in(static_cast<int>(w), st.start_ns, st.end_ns);
       const std::int64_t cpu = std::max<std::int64_t>(0, ss[i + 1].cpu_ns - ss[i].cpu_ns);
       st.off_ns = std::clamp<std::int64_t>(st.held_ns - cpu, 0, st.held_ns);

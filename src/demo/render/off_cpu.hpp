@@ -49,6 +49,10 @@ class OffCpu {
   // known() is whether there were samples at all (none: no figures, no
   // marks in the pictures).
   bool known() const noexcept { return known_; }
+  // cut() is whether a worker's figures stop early: a blocking call handed
+  // it to another thread (from then on the sampled thread is not the one
+  // that runs it).
+  bool cut() const noexcept { return cut_; }
   const std::vector<OffCpuStretch>& stretches(int worker) const;
 
   // off_ns() is how long `worker` held a task but was off the CPU within
@@ -70,6 +74,7 @@ class OffCpu {
     std::int64_t end_ns;
   };
   bool known_ = false;
+  bool cut_ = false;
   std::vector<std::vector<OffCpuStretch>> by_worker_;
   std::vector<std::vector<Held>> runs_;  // per worker, in time order (they do not overlap)
 };

@@ -293,6 +293,9 @@ std::string render_timeline(const std::vector<corun::TraceEvent>& events, const 
   if (off_cpu.known()) {
     legend.add("~N%: the share of its busy time the worker's thread was off the CPU");
   }
+  if (off_cpu.cut()) {
+    legend.add("(off-CPU marks end where a blocking call handed a worker to another thread)");
+  }
   legend.next_line();
   std::string rule;
   if (task_rows && !history.tasks.empty()) {
