@@ -107,6 +107,14 @@ class Scheduler {
   std::vector<TraceEvent> trace() const;
   std::int64_t start_ns() const noexcept { return start_ns_; }
 
+  // For the diagnostics (src/corun/diag: the coroutine dump, schedtrace):
+  // the registry, and snapshots of the shared counts, read without locks.
+  LiveRegistry& live_registry() noexcept { return registry_; }
+  int idle_workers() const noexcept { return nidle_.load(std::memory_order_relaxed); }
+  int spinning_workers() const noexcept { return nspinning_.load(std::memory_order_relaxed); }
+  std::int64_t global_queue_length() const noexcept { return global_.size(); }
+  bool has_monitor() const noexcept { return monitor_ != nullptr; }
+
   // Internal to the scheduler's files.
   void worker_init(Worker& w);
   void worker_main(Worker& w);
