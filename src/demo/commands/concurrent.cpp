@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -58,6 +59,7 @@ struct Options {
   std::string interval = "100ms";
   std::string jitter = "0ms";
   std::string seed = "1";
+  std::string dump_after;  // empty: no dump
   CLI::Option* tasks_option = nullptr;
 };
 
@@ -69,6 +71,7 @@ struct Settings {
   std::chrono::nanoseconds interval{};
   std::chrono::nanoseconds jitter{};
   std::uint64_t seed = 1;
+  std::optional<std::chrono::nanoseconds> dump_after;  // --dump-after
 };
 
 Settings check(const Options& o) {
@@ -90,6 +93,7 @@ Settings check(const Options& o) {
   s.jitter = parse_duration("--jitter", o.jitter, kMaxSleep);
   s.seed = static_cast<std::uint64_t>(
       parse_int("--seed", o.seed, 0, std::numeric_limits<std::int64_t>::max()));
+  if (!o.dump_after.empty()) s.dump_after = parse_duration("--dump-after", o.dump_after, kMaxSleep);
   s.procs = resolve_procs(o.common.procs);
   spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={}", s.procs,
                 s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter), s.seed);
@@ -391,6 +395,17 @@ Report run(const Settings& s, Session& session) {
     console.progress("demo concurrent", 0, std::int64_t{s.tasks} * s.steps, "steps");
   };
   hooks.spawned = [&rs](std::size_t i, std::uint64_t id) { rs.tasks()[i].coroutine = id; };
+  // --dump-after: the coroutine dump, once, in the middle of the steps.
+  bool dumped = false;
+  if (s.dump_after) {
+    hooks.inspect = [&](const corun::Runtime& rt) {
+      if (dumped || rs.elapsed_ns() < s.dump_after->count()) return;
+      dumped = true;
+      console.extra(fmt::format("--- {} ms: {}---\n",
+                                format_ms(static_cast<double>(rs.elapsed_ns()) / 1e6),
+                                rt.coroutine_dump()));
+    };
+  }
   const TaskRun run = run_tasks(
       corun::Config{.procs = s.procs, .trace = session.tracing()}, tally,
       [&rs, &tally](std::size_t i) { rs.run_task(i, tally); }, OnInterrupt::kCancel, hooks);
@@ -442,12 +457,17 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
   cmd->add_option("--seed", opts->seed, "Seed of the --jitter draws (each task: seed + index)")
       ->type_name("N")
       ->default_str("1");
+  cmd->add_option("--dump-after", opts->dump_after,
+                  "Print the coroutine dump (every coroutine, what it waits for, its stack) "
+                  "once the run is DURATION old")
+      ->type_name("DURATION");
   cmd->footer(
       "Examples:\n"
       "  demo concurrent --procs 1                  # seed 000: Task A and Task B, 3 steps\n"
       "  demo concurrent --tasks 4 --steps 10 --interval 50ms\n"
       "  demo concurrent --variant letters          # seed 003: 1 a 2 b ... with a WaitGroup\n"
       "  demo concurrent --procs 1 --timeline       # draw the worker: mostly idle\n"
+      "  demo concurrent --dump-after 150ms         # the coroutines, parked on their timers\n"
       "  demo concurrent --format json > run.json\n");
   return {cmd, run_command<Options, Settings>(opts, global, check, run)};
 }

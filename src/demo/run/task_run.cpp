@@ -18,7 +18,10 @@ TaskRun run_tasks(const corun::Config& config, const TaskTally& tally,
       if (hooks.spawned) hooks.spawned(i, id);
     }
     if (hooks.all_spawned) hooks.all_spawned();
-    wait_for_tasks(tally, hooks.tick);
+    wait_for_tasks(tally, [&] {
+      if (hooks.tick) hooks.tick();
+      if (hooks.inspect) hooks.inspect(rt);
+    });
     if (tally.complete() || on_interrupt == OnInterrupt::kLetFinish) rt.wait();
     if (hooks.stopped) hooks.stopped();
     run.trace = rt.trace();
