@@ -5,6 +5,7 @@
 #   lib/cmake/corun/corunConfig.cmake        find_package(corun CONFIG), with
 #     corunConfigVersion.cmake, corunTargets*.cmake   the target corun::corun
 #   lib/pkgconfig/corun.pc                   pkg-config --cflags --libs corun
+#   share/corun/gdb/corun-gdb.py             the gdb helper (`source` it in gdb)
 # The installed target carries what the build's own users get: C++20,
 # Threads, and -fstack-clash-protection (see CMakeLists.txt), so a program
 # that links corun::corun or uses corun.pc is compiled as safely as the tests.
@@ -25,6 +26,8 @@ install(TARGETS corun
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/corun"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
         FILES_MATCHING PATTERN "*.hpp")
+install(FILES "${PROJECT_SOURCE_DIR}/tools/gdb/corun-gdb.py"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/corun/gdb")
 install(EXPORT corunTargets
         NAMESPACE corun::
         DESTINATION "${CORUN_INSTALL_CMAKEDIR}")

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -18,6 +20,7 @@ namespace corun {
 
 namespace detail {
 class Scheduler;
+class Diagnostics;
 std::uint64_t spawn(Scheduler* sched, Closure&& body);
 Scheduler* current_scheduler() noexcept;
 }  // namespace detail
@@ -30,7 +33,8 @@ Scheduler* current_scheduler() noexcept;
 class Runtime {
  public:
   // Runtime() starts `procs` worker threads (and the monitor thread). It
-  // throws std::invalid_argument for a Config out of range, and
+  // throws std::invalid_argument for a Config out of range or a bad
+  // CORUN_DEBUG (see README "Seeing inside a running program"), and
   // std::system_error ("cannot start worker thread 3 of 4: Resource
   // temporarily unavailable") when the system refuses a thread, once the
   // threads it did start have stopped.
@@ -69,8 +73,22 @@ class Runtime {
   // runtime's start), to line trace times up with the caller's own clock.
   std::chrono::steady_clock::time_point trace_epoch() const noexcept;
 
+  // coroutine_dump() is every live coroutine as text (Go's goroutine dump):
+  // its id, state (running, runnable, or what it waits for and, from the
+  // second dump that sees the same wait on, for how long at least) and its
+  // backtrace, identical ones grouped with a count, largest groups first.
+  // Coroutines that have never blocked are counted, not listed. Callable
+  // from any thread, coroutines included; it stops nothing. See README
+  // "Seeing inside a running program".
+  std::string coroutine_dump() const;
+  // dump_coroutines() writes coroutine_dump() to `out` (stderr by default).
+  void dump_coroutines(std::FILE* out = stderr) const;
+
  private:
   std::unique_ptr<detail::Scheduler> sched_;
+  // Its entry for debuggers, and what CORUN_DEBUG asks for (schedtrace,
+  // SIGQUIT dumps).
+  std::unique_ptr<detail::Diagnostics> diag_;
 };
 
 // go() starts a coroutine on the runtime of the calling coroutine. Called

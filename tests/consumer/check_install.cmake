@@ -27,14 +27,16 @@ endfunction()
 file(REMOVE_RECURSE "${WORK_DIR}")
 run("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${_prefix}")
 
-# Only the library: headers, libcorun.a, the CMake package, corun.pc.
+# Only the library: headers, libcorun.a, the CMake package, corun.pc, and
+# the gdb helper beside them.
 file(GLOB_RECURSE _installed RELATIVE "${_prefix}" "${_prefix}/*")
 set(_unexpected "")
 foreach(_file IN LISTS _installed)
   if(NOT _file MATCHES "^include/corun/.*\\.hpp$"
      AND NOT _file MATCHES "^lib[^/]*/(.*/)?libcorun\\.a$"
      AND NOT _file MATCHES "^lib[^/]*/(.*/)?cmake/corun/corun[A-Za-z-]*\\.cmake$"
-     AND NOT _file MATCHES "^lib[^/]*/(.*/)?pkgconfig/corun\\.pc$")
+     AND NOT _file MATCHES "^lib[^/]*/(.*/)?pkgconfig/corun\\.pc$"
+     AND NOT _file MATCHES "^share/corun/gdb/corun-gdb\\.py$")
     list(APPEND _unexpected "${_file}")
   endif()
 endforeach()
@@ -43,7 +45,8 @@ if(_unexpected)
   message(FATAL_ERROR "check_install: installed more than the library:\n  ${_unexpected}")
 endif()
 foreach(_expected IN ITEMS "include/corun/corun.hpp" "libcorun.a" "corunConfig.cmake"
-                           "corunConfigVersion.cmake" "corunTargets.cmake" "corun.pc")
+                           "corunConfigVersion.cmake" "corunTargets.cmake" "corun.pc"
+                           "corun-gdb.py")
   if(NOT _installed MATCHES "(^|;|/)${_expected}(;|$)")
     message(FATAL_ERROR "check_install: ${_expected} was not installed (got: ${_installed})")
   endif()

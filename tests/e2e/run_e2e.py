@@ -2595,6 +2595,88 @@ def case_bench_echo_line():
 
 
 # ---------------------------------------------------------------------------
+# Seeing inside a running program: --dump-after, CORUN_DEBUG (schedtrace,
+# scheddetail, sigquit)
+
+# Go's schedtrace line (runtime/proc.go), without needspinning (Go 1.21+).
+SCHED_LINE = re.compile(
+    r"^SCHED (\d+)ms: gomaxprocs=(\d+) idleprocs=(\d+) threads=(\d+) spinningthreads=(\d+) "
+    r"idlethreads=(\d+) runqueue=(\d+) \[([0-9 ]*)\]$")
+
+
+@case
+def case_dump_after_shows_the_tasks_parked_on_their_timers():
+    out, _ = run_ok("concurrent", "--procs", "1", "--interval", "200ms", "--dump-after", "100ms",
+                    "--wide")
+    check(re.search(r"^--- \d+(\.\d+)? ms: coroutine dump: 2 live coroutines; 2 that have "
+                    r"blocked at least once are listed$", out, re.M),
+          f"no dump header:\n{out}")
+    check("2 coroutines [sleep]:" in out, f"the two tasks are not listed asleep:\n{out}")
+    check("corun::this_coroutine::" in out and "RunState::run_task" in out,
+          f"no frames of the sleep and of the task:\n{out}")
+    # The dump comes between the first steps and the second.
+    lines = out.splitlines()
+    dump_at = next(i for i, l in enumerate(lines) if l.startswith("--- "))
+    check(any("Task A: 1" in l for l in lines[:dump_at]), f"dump before step 1:\n{out}")
+    check(any("Task A: 2" in l for l in lines[dump_at:]), f"dump after step 2:\n{out}")
+    rc, out, err = run("concurrent", "--dump-after", "soon")
+    check(rc != 0 and out == "" and len(err.splitlines()) == 1 and "--dump-after" in err,
+          f"--dump-after soon: exit {rc}\n{out}{err}")
+
+
+@case
+def case_schedtrace_lines_in_gos_format():
+    _, err = run_ok("concurrent", "--procs", "2", "--steps", "4", "--interval", "100ms",
+                    env={"CORUN_DEBUG": "schedtrace=50"})
+    lines = [l for l in err.splitlines() if l.startswith("SCHED ")]
+    check(len(lines) >= 3, f"expected a SCHED line every 50 ms for 300 ms:\n{err}")
+    times = []
+    for line in lines:
+        m = SCHED_LINE.match(line)
+        check(m, f"not Go's format: {line!r}")
+        check(m.group(2) == "2" and len(m.group(8).split()) == 2, f"2 workers: {line!r}")
+        check(int(m.group(3)) <= 2 and int(m.group(6)) <= 2, f"idle counts: {line!r}")
+        times.append(int(m.group(1)))
+    check(times == sorted(times) and times[0] >= 50, f"times: {times}")
+    _, err = run_ok("concurrent", "--procs", "2", "--interval", "100ms",
+                    env={"CORUN_DEBUG": "schedtrace=50,scheddetail=1"})
+    check(re.search(r"^  P0: status=[01] schedtick=\d+ m=0 runqsize=\d+ timerslen=\d+$", err, re.M)
+          and re.search(r"^  P1: status=[01] schedtick=\d+ m=1 ", err, re.M),
+          f"no worker lines:\n{err}")
+    check(re.search(r"^  G\d+: status=4\(sleep\)$", err, re.M), f"no sleeping coroutine:\n{err}")
+
+
+@case
+def case_corun_debug_bad_value_is_one_line():
+    for value, expected in [("schedtrace=fast", "expected schedtrace=MS"),
+                            ("sigquit=yes", "expected sigquit=0 or 1"),
+                            ("gctrace=1", "unknown setting")]:
+        rc, _, err = run("concurrent", env={"CORUN_DEBUG": value})
+        lines = err.splitlines()
+        check(rc != 0 and len(lines) == 1 and f"CORUN_DEBUG: '{value}'" in lines[0]
+              and expected in lines[0], f"CORUN_DEBUG={value}: exit {rc}\n{err}")
+
+
+@case
+def case_sigquit_dumps_and_the_run_goes_on():
+    env = dict(os.environ, CORUN_DEBUG="sigquit=1")
+    p = subprocess.Popen([DEMO, "concurrent", "--procs", "1", "--interval", "300ms"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = p.stdout.readline()  # the header: the runtime runs
+        check(first, "no output")
+        p.stdout.readline()  # step 1 of a task
+        p.send_signal(signal.SIGQUIT)
+        out, err = p.communicate(timeout=TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    check(p.returncode == 0, f"exit {p.returncode}\n{err}")
+    check("SIGQUIT: coroutine dump:" in err and "[sleep" in err, f"no dump:\n{err}")
+    check("All tasks done." in out, f"the run did not go on:\n{out}")
+
+
+# ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
 

@@ -16,6 +16,7 @@
 // shard lock.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -39,6 +40,11 @@ class LiveRegistry {
   void remove(Coroutine* g) noexcept;
 
   std::uint32_t shards() const noexcept { return nshards_; }
+
+  // For debuggers (diag/debugger_anchor.hpp): the shards' array and layout.
+  const void* debugger_shards() const noexcept { return shards_.get(); }
+  static const std::size_t kShardStride;
+  static const std::size_t kShardHead;
 
   // visit_shard() calls f(g) for every coroutine of `shard`, holding that
   // shard's lock (see the lock order above: f may not take a wait's lock).
@@ -65,5 +71,8 @@ class LiveRegistry {
   std::uint32_t nshards_ = 0;
   std::unique_ptr<Shard[]> shards_;
 };
+
+inline const std::size_t LiveRegistry::kShardStride = sizeof(LiveRegistry::Shard);
+inline const std::size_t LiveRegistry::kShardHead = offsetof(LiveRegistry::Shard, head);
 
 }  // namespace corun::detail

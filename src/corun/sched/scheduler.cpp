@@ -787,6 +787,7 @@ void Scheduler::park(Worker& w, const ParkArgs& a) {
   if (g->preempt_depth > 0) fatal("blocking call inside a corun::PreemptibleRegion");
   if (!g->registered) registry_.add(g, static_cast<std::uint32_t>(w.index));
   g->wait_reason = a.reason;
+  g->wait_seen_ms.store(0, std::memory_order_relaxed);
   g->cancel_fn = a.cancel;
   g->cancel_ctx = a.cancel_ctx;
   // Release: cancel_parked() reads cancel_fn/ctx after its CAS on state.

@@ -118,6 +118,14 @@ class Scheduler {
   void resume_without_worker(Coroutine* g) noexcept;
   std::size_t spare_threads() const { return spares_.threads(); }
 
+  // For the diagnostics (src/corun/diag: the coroutine dump, schedtrace):
+  // the registry, and snapshots of the shared counts, read without locks.
+  LiveRegistry& live_registry() noexcept { return registry_; }
+  int idle_workers() const noexcept { return nidle_.load(std::memory_order_relaxed); }
+  int spinning_workers() const noexcept { return nspinning_.load(std::memory_order_relaxed); }
+  std::int64_t global_queue_length() const noexcept { return global_.size(); }
+  bool has_monitor() const noexcept { return monitor_ != nullptr; }
+
   // Internal to the scheduler's files.
   void machine_init(Machine& m);
   void bind(Worker& w, Machine& m) noexcept;

@@ -54,6 +54,8 @@ class TimerHeap {
   std::int64_t earliest() const noexcept { return earliest_.load(std::memory_order_acquire); }
   // empty(): no armed timer.
   bool empty() const noexcept { return armed_.load(std::memory_order_acquire) == 0; }
+  // armed(): how many timers are armed (a snapshot, for schedtrace).
+  std::size_t armed() const noexcept { return armed_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -72,6 +73,7 @@ struct Options {
   std::string jitter = "0ms";
   std::string seed = "1";
   std::string sleep = "corun";
+  std::string dump_after;  // empty: no dump
   CLI::Option* tasks_option = nullptr;
 };
 
@@ -84,6 +86,7 @@ struct Settings {
   std::chrono::nanoseconds jitter{};
   std::uint64_t seed = 1;
   SleepKind sleep = SleepKind::kCorun;
+  std::optional<std::chrono::nanoseconds> dump_after;  // --dump-after
 };
 
 Settings check(const Options& o) {
@@ -109,6 +112,7 @@ Settings check(const Options& o) {
   s.seed = static_cast<std::uint64_t>(
       parse_int("--seed", o.seed, 0, std::numeric_limits<std::int64_t>::max()));
   s.sleep = parse_sleep_kind("--sleep", o.sleep);
+  if (!o.dump_after.empty()) s.dump_after = parse_duration("--dump-after", o.dump_after, kMaxSleep);
   s.procs = resolve_procs(o.common.procs);
   spdlog::debug("concurrent: procs={} tasks={} steps={} interval={} jitter={} seed={} sleep={}",
                 s.procs, s.tasks, s.steps, format_duration(s.interval), format_duration(s.jitter),
@@ -456,6 +460,17 @@ Report run(const Settings& s, Session& session) {
     console.progress("demo concurrent", 0, std::int64_t{s.tasks} * s.steps, "steps");
   };
   hooks.spawned = [&rs](std::size_t i, std::uint64_t id) { rs.tasks()[i].coroutine = id; };
+  // --dump-after: the coroutine dump, once, in the middle of the steps.
+  bool dumped = false;
+  if (s.dump_after) {
+    hooks.inspect = [&](const corun::Runtime& rt) {
+      if (dumped || rs.elapsed_ns() < s.dump_after->count()) return;
+      dumped = true;
+      console.extra(fmt::format("--- {} ms: {}---\n",
+                                format_ms(static_cast<double>(rs.elapsed_ns()) / 1e6),
+                                rt.coroutine_dump()));
+    };
+  }
   const TaskRun run = run_tasks(
       corun::Config{.procs = s.procs, .trace = session.tracing()}, tally,
       [&rs, &tally](std::size_t i) { rs.run_task(i, tally); }, OnInterrupt::kCancel, hooks);
@@ -516,6 +531,10 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
                   "to another thread meanwhile")
       ->type_name("KIND")
       ->default_str("corun");
+  cmd->add_option("--dump-after", opts->dump_after,
+                  "Print the coroutine dump (every coroutine, what it waits for, its stack) "
+                  "once the run is DURATION old")
+      ->type_name("DURATION");
   cmd->footer(
       "Examples:\n"
       "  demo concurrent --procs 1                  # seed 000: Task A and Task B, 3 steps\n"
@@ -525,6 +544,7 @@ Command add_concurrent(CLI::App& parent, const GlobalOptions& global) {
       "  demo concurrent --variant channel --explain  # who woke whom: a token hand-off\n"
       "  demo concurrent --procs 1 --sleep os       # an OS sleep holds the worker\n"
       "  demo concurrent --procs 1 --sleep blocking # OS sleeps in corun::blocking()\n"
+      "  demo concurrent --dump-after 150ms         # the coroutines, parked on their timers\n"
       "  demo concurrent --format json > run.json\n");
   return {cmd, run_command<Options, Settings>(opts, global, check, run)};
 }

@@ -29,6 +29,7 @@ TaskRun run_tasks(const corun::Config& config, const TaskTally& tally,
     wait_for_tasks(tally, [&] {
       if (cpu) cpu->sample();
       if (hooks.tick) hooks.tick();
+      if (hooks.inspect) hooks.inspect(rt);
     });
     if (cpu) cpu->sample();
     if (tally.complete() || on_interrupt == OnInterrupt::kLetFinish) rt.wait();

@@ -14,6 +14,10 @@
 #include "demo/render/off_cpu.hpp"
 #include "demo/run/interrupt.hpp"
 
+namespace corun {
+class Runtime;
+}  // namespace corun
+
 namespace demo {
 
 // OnInterrupt is what becomes of the tasks of a run that Ctrl-C stopped.
@@ -38,6 +42,9 @@ struct TaskRunHooks {
   std::function<void()> all_spawned = nullptr;
   // tick() runs at each poll while the tasks run (see wait_for_tasks()).
   std::function<void()> tick = nullptr;
+  // inspect() runs at each poll too, with the runtime (to dump its
+  // coroutines mid-run, say).
+  std::function<void(const corun::Runtime& rt)> inspect = nullptr;
   // stopped() runs once the tasks are done (or, interrupted, stopped with
   // kLetFinish), while the runtime still exists.
   std::function<void()> stopped = nullptr;
