@@ -23,11 +23,7 @@ namespace {
 // kCommands are the subcommands, in help order. A new one is one line here
 // (and its file).
 constexpr demo::AddCommand kCommands[] = {
-    demo::add_concurrent,
-    demo::add_parallel,
-    demo::add_compare,
-    demo::add_server,
-    demo::add_bench,
+    demo::add_concurrent, demo::add_parallel, demo::add_compare, demo::add_server, demo::add_bench,
 };
 
 constexpr const char* kFooter =

@@ -1132,6 +1132,7 @@ SHORT_RUNS = {
     "parallel": ("parallel", "--procs", "2", "--tasks", "2", "--work", "200k"),
     "compare": ("compare", "--procs", "1,2", "--runs", "1", "--sleepers", "20", "--sleep", "2ms",
                 "--work", "200k"),
+    "server": ("server", "--procs", "1", "--clients", "2", "--requests", "1", "--backend", "2ms"),
 }
 
 
@@ -1210,7 +1211,8 @@ def case_json_checksums_are_exact_for_every_reader():
 
 @case
 def case_summary_on_stderr_in_json_and_csv():
-    sentences = {"concurrent": "slept", "parallel": "Wall time", "compare": "sleep-bound:"}
+    sentences = {"concurrent": "slept", "parallel": "Wall time", "compare": "sleep-bound:",
+                 "server": "Latency:"}
     for command, args in SHORT_RUNS.items():
         for fmt in ("json", "csv"):
             _, err = run_ok(*args, "--format", fmt)
@@ -1629,7 +1631,7 @@ MISTAKES = [
                 r'cpu, echo or all'),
     (["bench", "yield", "cpu"], r'unexpected argument "cpu"'),
     (["help", "frobnicate"], r'help: unknown subcommand "frobnicate": expected one of '
-                             r'concurrent, parallel, compare, bench'),
+                             r'concurrent, parallel, compare, server, bench'),
     (["concurrent", "--procs", "1", "--procs", "x"],
      r'--procs: expected an integer 1\.\.1024, got "x"'),
 ]

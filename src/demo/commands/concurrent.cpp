@@ -284,8 +284,9 @@ std::string header(const Settings& s) {
         "{} steps, {} apart, on {}\n",
         s.steps, apart(s), workers);
   }
-  const std::string sleeping =
-      s.sleep == SleepKind::kCorun ? "" : fmt::format("; sleeping with --sleep {}", to_string(s.sleep));
+  const std::string sleeping = s.sleep == SleepKind::kCorun
+                                   ? ""
+                                   : fmt::format("; sleeping with --sleep {}", to_string(s.sleep));
   if (s.variant == Variant::kChannel) {
     return fmt::format(
         "{} pass a token round a ring of channels, {} each, sleeping {} with it, on {} "
