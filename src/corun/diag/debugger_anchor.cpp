@@ -76,7 +76,9 @@ DebuggerEntry::DebuggerEntry(Scheduler& sched) {
   entry_.nshards = sched.live_registry().shards();
   entry_.nworkers = static_cast<std::uint32_t>(sched.workers().size());
   // vector<unique_ptr<Worker>>: a unique_ptr is its pointer.
-  static_assert(sizeof(std::unique_ptr<Worker>) == sizeof(Worker*));
+  static_assert(
+      sizeof(std::unique_ptr<Worker>) ==
+      sizeof(Worker*));  // NOLINT(bugprone-sizeof-expression): the pointer's size is meant
   entry_.workers = reinterpret_cast<const void* const*>(sched.workers().data());
   std::lock_guard<std::mutex> lk(g_anchor_mu);
   static const bool filled = [] {

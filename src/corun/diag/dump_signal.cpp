@@ -2,7 +2,7 @@
 #include "corun/diag/dump_signal.hpp"
 
 #include <pthread.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigaction
 #include <unistd.h>
 
 #include <climits>

@@ -14,6 +14,7 @@ namespace {
 // never are, but the walk must not trap on them either.
 __attribute__((no_sanitize("address", "thread"))) std::uintptr_t read_word(
     std::uintptr_t addr) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): a stack address, checked by the caller
   return *reinterpret_cast<const volatile std::uintptr_t*>(addr);
 }
 
@@ -22,13 +23,14 @@ __attribute__((no_sanitize("address", "thread"))) std::uintptr_t read_word(
 std::size_t walk_frames(std::uintptr_t pc, std::uintptr_t fp, std::uintptr_t lo, std::uintptr_t hi,
                         void** pcs, std::size_t max) noexcept {
   std::size_t n = 0;
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): a code address from saved registers
   if (pc != 0 && n < max) pcs[n++] = reinterpret_cast<void*>(pc);
   constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
   while (n < max && fp >= lo && fp + 2 * kWord <= hi && fp % kWord == 0) {
     const std::uintptr_t caller_fp = read_word(fp);
     const std::uintptr_t ret = read_word(fp + kWord);
     if (ret == 0) break;
-    pcs[n++] = reinterpret_cast<void*>(ret);
+    pcs[n++] = reinterpret_cast<void*>(ret);  // NOLINT(performance-no-int-to-ptr): a return address
     // Frames grow downwards: the caller's record lies above this one.
     if (caller_fp <= fp) break;
     fp = caller_fp;
