@@ -48,4 +48,13 @@ TEST(DiagDebugOptions, ARuntimeRefusesToStartWithABadValue) {
   ::unsetenv("CORUN_DEBUG");
 }
 
+TEST(DiagDebugOptions, CheckedBeforeARuntimeStarts) {
+  ::setenv("CORUN_DEBUG", "schedtrace=often", 1);
+  EXPECT_THROW(corun::check_debug_environment(), std::invalid_argument);
+  ::setenv("CORUN_DEBUG", "schedtrace=100,scheddetail=1", 1);
+  EXPECT_NO_THROW(corun::check_debug_environment());
+  ::unsetenv("CORUN_DEBUG");
+  EXPECT_NO_THROW(corun::check_debug_environment());
+}
+
 }  // namespace

@@ -91,6 +91,11 @@ class Runtime {
   std::unique_ptr<detail::Diagnostics> diag_;
 };
 
+// check_debug_environment() throws std::invalid_argument, with the one-line
+// message Runtime() would throw, when CORUN_DEBUG is malformed: a program
+// can check it before its first output instead of failing halfway.
+void check_debug_environment();
+
 // go() starts a coroutine on the runtime of the calling coroutine. Called
 // outside any coroutine it throws std::logic_error.
 template <class F>

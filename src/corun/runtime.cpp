@@ -1,9 +1,11 @@
 // runtime.cpp: Runtime, the public face of the Scheduler.
 #include "corun/runtime.hpp"
 
+#include <cstdlib>
 #include <stdexcept>
 
 #include "corun/diag/coroutine_dump.hpp"
+#include "corun/diag/debug_options.hpp"
 #include "corun/diag/diagnostics.hpp"
 #include "corun/sched/scheduler.hpp"
 
@@ -47,5 +49,7 @@ Scheduler* current_scheduler() noexcept {
 }
 
 }  // namespace detail
+
+void check_debug_environment() { (void)detail::parse_debug_options(std::getenv("CORUN_DEBUG")); }
 
 }  // namespace corun

@@ -2653,10 +2653,15 @@ def case_corun_debug_bad_value_is_one_line():
     for value, expected in [("schedtrace=fast", "expected schedtrace=MS"),
                             ("sigquit=yes", "expected sigquit=0 or 1"),
                             ("gctrace=1", "unknown setting")]:
-        rc, _, err = run("concurrent", env={"CORUN_DEBUG": value})
-        lines = err.splitlines()
-        check(rc != 0 and len(lines) == 1 and f"CORUN_DEBUG: '{value}'" in lines[0]
-              and expected in lines[0], f"CORUN_DEBUG={value}: exit {rc}\n{err}")
+        # Refused before any output, as a bad GOMAXPROCS is: exit 2, one line.
+        for command in ("concurrent", "parallel", "compare", "server"):
+            rc, out, err = run(command, env={"CORUN_DEBUG": value})
+            lines = err.splitlines()
+            check(rc == 2 and out == "" and len(lines) == 1 and
+                  f"CORUN_DEBUG: '{value}'" in lines[0] and expected in lines[0],
+                  f"{command} with CORUN_DEBUG={value}: exit {rc}\nstdout:\n{out}\n{err}")
+    rc, out, err = run("bench", "yield", "--n", "1000", env={"CORUN_DEBUG": "gctrace=1"})
+    check(rc == 2 and out == "" and len(err.splitlines()) == 1, f"bench: exit {rc}\n{out}\n{err}")
 
 
 @case

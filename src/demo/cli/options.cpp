@@ -10,9 +10,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "corun/config.hpp"
+#include "corun/runtime.hpp"
 #include "demo/command.hpp"
 #include "demo/render/text.hpp"
 
@@ -231,11 +233,28 @@ int default_procs() {
 
 }  // namespace
 
+namespace {
+
+// check_corun_debug() turns a malformed CORUN_DEBUG into a usage error
+// before the run prints anything (the runtime would refuse it only once the
+// run's header was out).
+void check_corun_debug() {
+  try {
+    corun::check_debug_environment();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
+}  // namespace
+
 int resolve_procs(const ProcsOption& procs) {
+  check_corun_debug();
   return procs_given(procs) ? parse_procs("--procs", procs.text) : default_procs();
 }
 
 std::vector<int> resolve_procs_list(const ProcsOption& procs) {
+  check_corun_debug();
   if (procs_given(procs)) return parse_procs_list("--procs", procs.text);
   const int procs_default = default_procs();
   return procs_default == 1 ? std::vector<int>{1} : std::vector<int>{1, procs_default};
