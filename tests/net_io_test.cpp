@@ -260,11 +260,18 @@ TEST_P(NetIo, PipeAndEventfd) {
     EXPECT_EQ(*got.recv(), "01234567893");
     // A big write fills the pipe and parks until the reader drains it.
     std::vector<char> big(1 << 20, 'z');
-    corun::go([&] { w.write_all(big.data(), big.size()); });
+    corun::Channel<int> written(1);
+    corun::go([&] {
+      w.write_all(big.data(), big.size());
+      written.send(1);
+    });
     std::size_t total = 0;
     char buf[4096];
     while (total < big.size()) total += r.read(buf, sizeof buf);
     EXPECT_EQ(total, big.size());
+    // The writer may still be inside its last write() when the reader has
+    // every byte: `big` must outlive the writer, not just its bytes.
+    EXPECT_EQ(*written.recv(), 1);
   });
 }
 
