@@ -18,6 +18,7 @@
 #include "corun/io/netpoll.hpp"
 #include "corun/io/poll_desc.hpp"
 #include "corun/sched/scheduler.hpp"
+#include "corun/sched/wait_timer.hpp"
 #include "corun/sync/cancel.hpp"
 #include "corun/this_coroutine.hpp"
 
@@ -45,15 +46,12 @@ Worker* coroutine_worker() noexcept {
   return w != nullptr && w->running_coroutine() != nullptr ? w : nullptr;
 }
 
-// IoTimer: a parked call's deadline, on the worker's timer heap, armed by
-// the park's commit step (so it cannot fire before the coroutine is fully
-// parked). A firing ends the wait only if it is still the one parked.
-struct IoTimer : detail::Timer {
+// IoTimer: a parked call's deadline (wait_timer.hpp). A firing ends the
+// wait only if it is still the one parked.
+struct IoTimer : detail::WaitTimer {
   PollDesc* pd = nullptr;
   IoMode mode = detail::kRead;
   IoWait* iw = nullptr;
-  detail::TimerHeap* heap = nullptr;  // null until armed
-  std::atomic<bool> fire_done{false};
 
   static void on_fire(detail::Timer* t) {
     auto* self = static_cast<IoTimer*>(t);
@@ -63,25 +61,8 @@ struct IoTimer : detail::Timer {
                        ? detail::take_waiter(pd, self->mode, IoWait::kTimedOut)
                        : nullptr;
     pd->lock.unlock();
-    self->fire_done.store(true, std::memory_order_release);  // last touch of `self`
+    self->done_firing();  // last touch of `self`
     if (g != nullptr) detail::unpark(g);
-  }
-
-  void arm() noexcept {
-    heap = &detail::this_worker()->timers;
-    heap->lock().lock();
-    heap->push_locked(this);
-    heap->lock().unlock();
-  }
-
-  // disarm() returns once the timer can no longer touch the wait.
-  void disarm() noexcept {
-    if (heap == nullptr) return;
-    heap->lock().lock();
-    const bool removed = heap->remove_locked(this);
-    heap->lock().unlock();
-    if (removed) return;
-    while (!fire_done.load(std::memory_order_acquire)) detail::cpu_relax();
   }
 };
 
@@ -94,7 +75,7 @@ struct Parked {
 
   static void commit(void* ctx) noexcept {
     auto* p = static_cast<Parked*>(ctx);
-    if (p->timer != nullptr) p->timer->arm();
+    if (p->timer != nullptr) p->timer->arm(detail::this_worker()->timers);
     p->pd->lock.unlock();  // now the poller may find it
   }
 

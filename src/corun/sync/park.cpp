@@ -10,6 +10,7 @@
 #include "corun/os/futex.hpp"
 #include "corun/sched/coroutine.hpp"
 #include "corun/sched/scheduler.hpp"
+#include "corun/sched/wait_timer.hpp"
 #include "corun/sync/cancel.hpp"
 #include "corun/this_coroutine.hpp"
 
@@ -161,14 +162,12 @@ namespace {
 // SleepWait: a sleeping coroutine's timer, armed by park()'s commit step
 // (Go's resetForSleep), so it cannot fire before the sleeper is fully parked.
 struct SleepWait {
-  detail::Timer timer;
+  detail::WaitTimer timer;
   detail::TimerHeap* heap = nullptr;
 
   static void arm(void* ctx) noexcept {
     auto* self = static_cast<SleepWait*>(ctx);
-    self->heap->lock().lock();
-    self->heap->push_locked(&self->timer);
-    self->heap->lock().unlock();
+    self->timer.arm(*self->heap);
   }
 
   static void fire(detail::Timer* t) { detail::unpark(t->waiter); }  // `t` may be gone then
@@ -176,11 +175,7 @@ struct SleepWait {
   // cancel(): false when the timer fired (it wakes the sleeper) or is not
   // armed yet (the next shutdown sweep tries again).
   static bool cancel(Coroutine*, void* ctx) noexcept {
-    auto* self = static_cast<SleepWait*>(ctx);
-    self->heap->lock().lock();
-    const bool removed = self->heap->remove_locked(&self->timer);
-    self->heap->lock().unlock();
-    return removed;
+    return static_cast<SleepWait*>(ctx)->timer.try_remove();
   }
 };
 

@@ -25,7 +25,7 @@
 #include "corun/detail/deadline.hpp"
 #include "corun/sched/coroutine.hpp"
 #include "corun/sched/scheduler.hpp"
-#include "corun/sched/timer_heap.hpp"
+#include "corun/sched/wait_timer.hpp"
 #include "corun/sync/cancel.hpp"
 
 namespace corun::detail {
@@ -80,46 +80,22 @@ void unlock_all(const SelectCase* cases, const std::uint16_t* order, std::size_t
   }
 }
 
-// SelectTimer: the timeout of a select blocked in a coroutine.
-struct SelectTimer : Timer {
+// SelectTimer: the timeout of a select blocked in a coroutine
+// (wait_timer.hpp).
+struct SelectTimer : WaitTimer {
   SelectWait* sel = nullptr;
-  TimerHeap* heap = nullptr;  // null until armed
-  // Set when a firing that lost the claim is done with this timer.
-  std::atomic<bool> fire_done{false};
 
   static void on_fire(Timer* t) {
     auto* self = static_cast<SelectTimer*>(t);
     SelectWait* sel = self->sel;
     Coroutine* g = t->waiter;
     if (!sel->try_claim()) {
-      self->fire_done.store(true, std::memory_order_release);  // last touch of `self`
+      self->done_firing();  // last touch of `self`
       return;
     }
     sel->fired = nullptr;
     sel->timed_out = true;
     unpark(g);  // armed by the commit step: g is fully parked
-  }
-
-  // arm() runs in the commit step, on the worker the select parked on.
-  void arm() noexcept {
-    heap = &this_worker()->timers;
-    heap->lock().lock();
-    heap->push_locked(this);
-    heap->lock().unlock();
-  }
-
-  // disarm() returns once the timer can no longer touch the select: removed
-  // from its heap, or its (losing) firing finished. Never armed (cancelled
-  // before its commit step ran): nothing to do.
-  void disarm() noexcept {
-    if (heap == nullptr) return;
-    heap->lock().lock();
-    const bool removed = heap->remove_locked(this);
-    heap->lock().unlock();
-    if (removed) return;
-    // Popped by a worker that is firing it right now (a firing never
-    // switches coroutines, so this wait is short).
-    while (!fire_done.load(std::memory_order_acquire)) cpu_relax();
   }
 };
 
@@ -135,7 +111,7 @@ struct Parked {
   // commit(): the select is fully parked: start the timeout, let wakers in.
   static void commit(void* ctx) noexcept {
     auto* p = static_cast<Parked*>(ctx);
-    if (p->timer != nullptr) p->timer->arm();
+    if (p->timer != nullptr) p->timer->arm(this_worker()->timers);
     unlock_all(p->cases, p->lockorder, p->m);
   }
 
