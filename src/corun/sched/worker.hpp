@@ -7,8 +7,10 @@
 // A worker owns its runnable coroutines (the ring and the runnext slot), its
 // timers, what it is running and the per-worker caches that keep spawning
 // and exiting off shared cache lines. Its hot operations (put, pick_local)
-// are inline here: the release build has no link-time optimisation, and a
-// yield or a channel hand-off passes through them on every switch.
+// are inline here, and always inlined: the release build has no link-time
+// optimisation, a yield or a channel hand-off passes through them on every
+// switch, and GCC's inliner, which limits growth relative to the size of
+// the translation unit, left them out of line in the small switch.cpp.
 //
 // Who touches what (the owner is the thread that runs the worker now; fields
 // not listed are the owner's alone, and pass to the next owner with the
@@ -105,7 +107,7 @@ class Worker {
   // put() makes g runnable here (owner only): in runnext with `next` (what
   // was there goes to the ring), else at the back of the ring; a full ring
   // moves half of itself to the global queue.
-  void put(Coroutine* g, bool next) noexcept {
+  [[gnu::always_inline]] void put(Coroutine* g, bool next) noexcept {
     g->state.store(CoState::kRunnable, std::memory_order_relaxed);
     if (next) {
       g = swap_runnext(g);
@@ -118,7 +120,7 @@ class Worker {
   // ring, the global queue (first on every kGlobalQueueInterval-th round).
   // Null when there is none. It runs no timers: its caller may hold a
   // wait-queue lock that a timer's firing would take.
-  Coroutine* pick_local() noexcept {
+  [[gnu::always_inline]] Coroutine* pick_local() noexcept {
     ++tick;
     if (--global_countdown == 0) {
       global_countdown = kGlobalQueueInterval;
