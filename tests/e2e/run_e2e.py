@@ -373,7 +373,14 @@ def case_parallel_timeline_turns():
     rows = [m for m in map(TIMELINE_ROW.match, out.splitlines()) if m]
     check([m.group(1) for m in rows] == ["0"], out)
     cells = rows[0].group(2).replace(".", "").replace("*", "").replace("~", "")
-    check(len(turns([(c,) for c in cells])) >= 3, f"no turns in P0's row:\n{out}")
+    if len(turns([(c,) for c in cells])) < 3:
+        # On a busy machine the worker's row is mostly "~" (its thread off
+        # the CPU, which the row shows instead of the task); the tasks' own
+        # rows still show them taking turns, running and runnable.
+        task_rows = re.findall(r"^ *Task \d+ \|([^|]*)\|", out, re.M)
+        check(len(task_rows) == 2, out)
+        for row in task_rows:
+            check(len(turns([(c,) for c in row.strip()])) >= 3, f"no turns:\n{out}")
     check(re.search(r"\d+ preemptions? \(a letter gives way where its time slice ran out\)",
                     out), f"the legend does not count the preemptions:\n{out}")
     check(re.search(r"^Time slice: 10 ms; tasks were preempted (once|\d+ times)", out, re.M),

@@ -131,6 +131,7 @@ class Scheduler {
   void bind(Worker& w, Machine& m) noexcept;
   void worker_main(Machine& m);
   void run_post(Worker& w) noexcept;
+  [[gnu::noinline]] void run_post_action(Worker& w) noexcept;
   static void coroutine_entry(void* arg);
 
  private:
@@ -150,6 +151,8 @@ class Scheduler {
   void requeue_without_worker(Machine& m) noexcept;
   void park_worker(Worker& w);
   void switch_to(Worker& w, Coroutine* from, Coroutine* to);
+  [[gnu::noinline]] void switch_to_slow(Worker& w, Coroutine* from, Coroutine* to);
+  void switch_now(Worker& w, Coroutine* from, Coroutine* to);
   void give_up(Worker& w, PostSwitch::Kind why);
   void prepare_first_run(Worker& w, Coroutine* g);
   Coroutine* new_coroutine(Worker* w);

@@ -48,7 +48,20 @@ void Scheduler::prepare_first_run(Worker& w, Coroutine* g) {
   sanitizer::fiber_created(g);
 }
 
+// switch_to() is every switch. Its usual case (the next coroutine ran
+// before, the one leaving has a guarded stack, no tracer) calls nothing
+// before the context switch, so it saves no register of its own and ends
+// in a jump to it; the rest (a first run, a canary to check, a trace event
+// to record) goes through switch_to_slow().
 CORUN_NO_TSAN_FRAME void Scheduler::switch_to(Worker& w, Coroutine* from, Coroutine* to) {
+  if (!to->started || trace_ != nullptr || (from != w.g0 && !from->stack.guarded)) [[unlikely]] {
+    switch_to_slow(w, from, to);
+    return;
+  }
+  switch_now(w, from, to);
+}
+
+CORUN_NO_TSAN_FRAME void Scheduler::switch_to_slow(Worker& w, Coroutine* from, Coroutine* to) {
   if (!to->started) prepare_first_run(w, to);
   if (from != w.g0 && from->stack.overflowed()) {
     fatal("stack overflow in coroutine %llu (stack %zu KiB): raise Config::stack_size",
@@ -56,6 +69,12 @@ CORUN_NO_TSAN_FRAME void Scheduler::switch_to(Worker& w, Coroutine* from, Corout
           static_cast<std::size_t>(from->stack.size >> 10));
   }
   if (trace_) trace_switch(w, from, to);
+  switch_now(w, from, to);
+}
+
+[[gnu::always_inline]] CORUN_NO_TSAN_FRAME inline void Scheduler::switch_now(Worker& w,
+                                                                             Coroutine* from,
+                                                                             Coroutine* to) {
   to->state.store(CoState::kRunning, std::memory_order_relaxed);
   w.current = to;
   // For the monitor: a new run began (owner-only writes, no RMW needed).
@@ -103,7 +122,25 @@ std::vector<TraceEvent> Scheduler::trace() const {
   return trace_ ? trace_->snapshot() : std::vector<TraceEvent>{};
 }
 
+// run_post() runs on the far side of every switch. The usual cases, a
+// yield's requeue and a park's commit step, are inline; the rest (exit,
+// preemption, a park during shutdown, chaos) goes through
+// run_post_action(), so that the usual cases hold few values across calls.
 void Scheduler::run_post(Worker& w) noexcept {
+  const PostSwitch::Kind kind = w.post.kind;
+  if (kind == PostSwitch::kRequeue && !w.chaos()) [[likely]] {
+    w.post.kind = PostSwitch::kNone;
+    w.put(w.post.g, /*next=*/false);
+  } else if (kind == PostSwitch::kUnlock && !w.chaos() && !shutting_down()) [[likely]] {
+    w.post.kind = PostSwitch::kNone;
+    w.post.commit(w.post.commit_ctx);
+  } else if (kind != PostSwitch::kNone || w.chaos()) {
+    run_post_action(w);
+  }
+  if ((w.tick & kTimerCheckMask) == 0 && !w.timers.empty()) w.run_timers(now_ns());
+}
+
+void Scheduler::run_post_action(Worker& w) noexcept {
   // Read field by field, not as a copy of the struct: no PostSwitch object
   // on this frame (GCC's AddressSanitizer, at -O1, reported writes to such a
   // copy as use-after-scope on a coroutine's first frame).
@@ -140,7 +177,6 @@ void Scheduler::run_post(Worker& w) noexcept {
       on_exit(w, g);
       break;
   }
-  if ((w.tick & kTimerCheckMask) == 0 && !w.timers.empty()) w.run_timers(now_ns());
 }
 
 CORUN_NO_TSAN_FRAME void Scheduler::coroutine_entry(void* arg) {

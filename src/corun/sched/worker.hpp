@@ -156,6 +156,7 @@ class Worker {
   }
   // chaos_roll(): under CORUN_CHAOS, true one time in `one_in`.
   bool chaos_roll(std::uint32_t one_in) noexcept { return chaos_ && random() % one_in == 0; }
+  bool chaos() const noexcept { return chaos_; }
   // chaos_delay() spins a random while, now and then losing the CPU.
   void chaos_delay() noexcept;
 
