@@ -136,6 +136,8 @@ class ChanCore {
  private:
   void* slot(std::size_t i) const noexcept { return ring_ + i * slot_size_; }
   static bool cancel_wait(Coroutine* g, void* waiter) noexcept;
+  template <bool kSend>
+  ChanStatus exchange(void* elem, bool block);
   static ChanWaiter* dequeue(WaitQueue<ChanWaiter>& q) noexcept;
   void send_to_locked(ChanWaiter* receiver, void* src) noexcept;
   void recv_from_locked(ChanWaiter* sender, void* dst) noexcept;

@@ -140,11 +140,16 @@ ChanStatus ChanCore::recv_locked(void* dst, ChanWaiter** woken) noexcept {
   return ChanStatus::kWouldBlock;
 }
 
-ChanStatus ChanCore::send(void* src, bool block) {
+// exchange() is send() and recv() (Go's chansend and chanrecv, one body
+// here): the step under the lock, and when that would block, a waiter on
+// the direction's queue and a park. A template, so each direction's hot
+// path has no test of the direction.
+template <bool kSend>
+ChanStatus ChanCore::exchange(void* elem, bool block) {
   cancellation_point();
   lock_.lock();
   ChanWaiter* woken = nullptr;
-  const ChanStatus st = send_locked(src, &woken);
+  const ChanStatus st = kSend ? send_locked(elem, &woken) : recv_locked(elem, &woken);
   if (st != ChanStatus::kWouldBlock || !block) {
     lock_.unlock();
     if (woken != nullptr) wake(woken);
@@ -152,32 +157,18 @@ ChanStatus ChanCore::send(void* src, bool block) {
   }
   ChanWaiter me;
   me.g = current_waiter();
-  me.elem = src;
+  me.elem = elem;
   me.chan = this;
-  me.is_send = true;
-  sendq_.push_back(&me);
-  park(lock_, WaitReason::kChanSend, &ChanCore::cancel_wait, &me);
+  me.is_send = kSend;
+  (kSend ? sendq_ : recvq_).push_back(&me);
+  park(lock_, kSend ? WaitReason::kChanSend : WaitReason::kChanReceive, &ChanCore::cancel_wait,
+       &me);
   return me.success ? ChanStatus::kOk : ChanStatus::kClosed;  // not success: woken by close()
 }
 
-ChanStatus ChanCore::recv(void* dst, bool block) {
-  cancellation_point();
-  lock_.lock();
-  ChanWaiter* woken = nullptr;
-  const ChanStatus st = recv_locked(dst, &woken);
-  if (st != ChanStatus::kWouldBlock || !block) {
-    lock_.unlock();
-    if (woken != nullptr) wake(woken);
-    return st;
-  }
-  ChanWaiter me;
-  me.g = current_waiter();
-  me.elem = dst;
-  me.chan = this;
-  recvq_.push_back(&me);
-  park(lock_, WaitReason::kChanReceive, &ChanCore::cancel_wait, &me);
-  return me.success ? ChanStatus::kOk : ChanStatus::kClosed;
-}
+ChanStatus ChanCore::send(void* src, bool block) { return exchange<true>(src, block); }
+
+ChanStatus ChanCore::recv(void* dst, bool block) { return exchange<false>(dst, block); }
 
 void ChanCore::close() {
   lock_.lock();
