@@ -12,9 +12,12 @@
 //            (completions run when the loop asks for them, Linux 6.1).
 // Prints ns per round trip, CPU time per round trip (user, system) and
 // system calls per round trip (counted here; check with strace -c -f).
+// `-p P` (epoll only) touches P more pages after each receive, scattered
+// over 16 MiB, as a runtime touches stacks and records between its calls:
+// what a page touched after a system call costs on this kernel.
 //
 //   g++ -O2 -std=c++20 -o /tmp/echo_uring bench/echo_uring/echo_uring.cpp
-//   /tmp/echo_uring epoll|uring|uring-dt [-n N] [-c CONNS]
+//   /tmp/echo_uring epoll|uring|uring-dt [-n N] [-c CONNS] [-p PAGES]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
@@ -48,6 +51,18 @@ constexpr std::size_t kSpare = 32;
 }
 
 long g_syscalls = 0;  // system calls made in the timed loop
+int g_pages = 0;      // -p: pages to touch after each receive (epoll)
+
+// touch_pages(): g_pages reads, one per page, each call on other pages.
+void touch_pages() {
+  constexpr std::size_t kPages = 4096;
+  static volatile char* big = static_cast<volatile char*>(std::calloc(kPages, 4096));
+  static std::size_t turn = 0;
+  for (int q = 0; q < g_pages; ++q) {
+    (void)big[((turn + static_cast<std::size_t>(q) * 97) % kPages) * 4096];
+  }
+  ++turn;
+}
 
 // One end of a connection: the server end echoes, the client end sends
 // kSize bytes, waits for them back, `trips` times.
@@ -147,6 +162,7 @@ std::int64_t run_epoll(std::vector<Conn*>& ends) {
         const std::size_t want = c->server ? kSize : kSize - c->have;
         ++g_syscalls;
         const ssize_t got = recv(c->fd, c->buf, want + kSpare, 0);
+        if (g_pages > 0) touch_pages();
         if (got < 0 && errno == EAGAIN) break;
         if (got <= 0) die("recv");
         if (c->server) {
@@ -332,7 +348,7 @@ double cpu_s(const rusage& a, const rusage& b, bool sys) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: echo_uring epoll|uring|uring-dt [-n N] [-c CONNS]\n");
+    std::fprintf(stderr, "usage: echo_uring epoll|uring|uring-dt [-n N] [-c CONNS] [-p PAGES]\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -341,6 +357,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "-n") == 0) n = std::atoll(argv[i + 1]);
     if (std::strcmp(argv[i], "-c") == 0) conns = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "-p") == 0) g_pages = std::atoi(argv[i + 1]);
   }
   std::vector<Conn*> ends = connect_pairs(conns, n);
   rusage r0{}, r1{};
