@@ -12,6 +12,9 @@
 // lose about 220 of their 1,700 user-space instructions (README,
 // "Performance").
 //
+// syscall(2) is variadic: every argument is passed as a long or a pointer,
+// so no register's upper half is left to chance.
+//
 // Sanitizer builds keep the library calls: their interceptors check the
 // buffers (AddressSanitizer) and model the synchronisation that data
 // passed through a descriptor carries (ThreadSanitizer).
@@ -30,7 +33,7 @@ inline long sys_send(int fd, const void* buf, std::size_t n, int flags) noexcept
 #if defined(CORUN_SANITIZE_ADDRESS) || defined(CORUN_SANITIZE_THREAD)
   return ::send(fd, buf, n, flags);
 #else
-  return ::syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
+  return ::syscall(SYS_sendto, long{fd}, buf, n, long{flags}, nullptr, 0L);
 #endif
 }
 
@@ -38,7 +41,7 @@ inline long sys_readv(int fd, const iovec* iov, int count) noexcept {
 #if defined(CORUN_SANITIZE_ADDRESS) || defined(CORUN_SANITIZE_THREAD)
   return ::readv(fd, iov, count);
 #else
-  return ::syscall(SYS_readv, fd, iov, count);
+  return ::syscall(SYS_readv, long{fd}, iov, long{count});
 #endif
 }
 
@@ -46,7 +49,7 @@ inline long sys_read(int fd, void* buf, std::size_t n) noexcept {
 #if defined(CORUN_SANITIZE_ADDRESS) || defined(CORUN_SANITIZE_THREAD)
   return ::read(fd, buf, n);
 #else
-  return ::syscall(SYS_read, fd, buf, n);
+  return ::syscall(SYS_read, long{fd}, buf, n);
 #endif
 }
 
@@ -54,7 +57,7 @@ inline long sys_write(int fd, const void* buf, std::size_t n) noexcept {
 #if defined(CORUN_SANITIZE_ADDRESS) || defined(CORUN_SANITIZE_THREAD)
   return ::write(fd, buf, n);
 #else
-  return ::syscall(SYS_write, fd, buf, n);
+  return ::syscall(SYS_write, long{fd}, buf, n);
 #endif
 }
 
