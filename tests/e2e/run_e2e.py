@@ -2702,6 +2702,17 @@ def case_sigquit_dumps_and_the_run_goes_on():
 
 
 # ---------------------------------------------------------------------------
+# Echo benchmark: the table line
+
+
+@case
+def case_bench_echo_one_connection_singular():
+    """With one connection the table says "1 connection", not "1 connections"."""
+    out, _ = run_ok("bench", "echo", "--n", "50", "--tasks", "1", "--procs", "1")
+    check(re.search(r"^echo +1 +50 .* 1 connection, set up in", out, re.M), out)
+
+
+# ---------------------------------------------------------------------------
 # Help, version, colour, logging
 
 

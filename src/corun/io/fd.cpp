@@ -17,6 +17,7 @@
 #include "corun/io/io_wait.hpp"
 #include "corun/io/netpoll.hpp"
 #include "corun/io/poll_desc.hpp"
+#include "corun/io/sys_io.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sched/wait_timer.hpp"
 #include "corun/sync/cancel.hpp"
@@ -296,7 +297,7 @@ std::size_t Fd::read(void* buf, std::size_t n) {
       0, "read",
       [](int fd, void* ctx, bool&) -> long {
         auto* a = static_cast<std::pair<void*, std::size_t>*>(ctx);
-        return ::read(fd, a->first, a->second);
+        return detail::sys_read(fd, a->first, a->second);
       },
       &args));
 }
@@ -320,7 +321,7 @@ std::size_t Fd::write(const void* buf, std::size_t n) {
       1, "write",
       [](int fd, void* ctx, bool&) -> long {
         auto* a = static_cast<std::pair<const void*, std::size_t>*>(ctx);
-        return ::write(fd, a->first, a->second);
+        return detail::sys_write(fd, a->first, a->second);
       },
       &args));
 }

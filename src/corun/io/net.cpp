@@ -14,6 +14,8 @@
 #include <string>
 #include <system_error>
 
+#include "corun/io/sys_io.hpp"
+
 namespace corun::net {
 
 namespace {
@@ -159,7 +161,7 @@ std::size_t TcpStream::read(void* buf, std::size_t n) {
       [](int fd, void* ctx, bool& drained) -> long {
         auto* a = static_cast<Args*>(ctx);
         iovec iov[2] = {{a->buf, a->n}, {a->spare, kSpare}};
-        const long got = ::readv(fd, iov, 2);
+        const long got = detail::sys_readv(fd, iov, 2);
         // Fewer bytes than asked for: the socket had no more (a stream
         // socket returns what it has). End of file is no proof: it repeats.
         drained = got > 0 && static_cast<std::size_t>(got) < a->n + kSpare;
@@ -192,7 +194,7 @@ std::size_t TcpStream::write(const void* buf, std::size_t n) {
       1, "write",
       [](int fd, void* ctx, bool&) -> long {
         auto* a = static_cast<Args*>(ctx);
-        return ::send(fd, a->buf, a->n, MSG_NOSIGNAL);
+        return detail::sys_send(fd, a->buf, a->n, MSG_NOSIGNAL);
       },
       &args));
 }

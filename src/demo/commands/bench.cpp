@@ -51,7 +51,8 @@ void print_table_row(const WorkloadResult& r, const WorkloadSpec& spec, bool op)
   if (r.rss_kib_per_task)
     extra = fmt::format("{:.2f} KiB per parked coroutine", *r.rss_kib_per_task);
   if (r.tasks && r.setup_ms)
-    extra = fmt::format("{} connections, set up in {:.1f} ms", *r.tasks, *r.setup_ms);
+    extra = fmt::format("{} connection{}, set up in {:.1f} ms", *r.tasks, *r.tasks == 1 ? "" : "s",
+                        *r.setup_ms);
   write_stream(stdout, fmt::format("{:<9} {:>5} {:>12} {:>10.1f} {:>9.2f}  {}{}\n", r.workload,
                                    r.procs, r.n, r.wall_ms, r.ns_per_op,
                                    op ? fmt::format("{:<34} ", spec.op) : "", extra));
