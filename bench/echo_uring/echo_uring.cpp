@@ -1,7 +1,7 @@
-// echo_uring.cpp: a standalone measurement (not part of the library, not
-// built by CMake): the `echo` workload's 512-byte loopback TCP round trip,
-// single-threaded, client and server ends in one event loop, C connections,
-// driven by
+// echo_uring.cpp: a standalone measurement (not part of the library; the
+// build makes it as `echo_uring` beside the tests): the `echo` workload's
+// 512-byte loopback TCP round trip, single-threaded, client and server ends
+// in one event loop, C connections, driven by
 //   epoll    edge-triggered epoll + readv/send, reads asking 32 bytes more
 //            than wanted (a short read proves the socket empty, as corun's
 //            TcpStream does): the fewest system calls epoll allows;
@@ -16,8 +16,7 @@
 // over 16 MiB, as a runtime touches stacks and records between its calls:
 // what a page touched after a system call costs on this kernel.
 //
-//   g++ -O2 -std=c++20 -o /tmp/echo_uring bench/echo_uring/echo_uring.cpp
-//   /tmp/echo_uring epoll|uring|uring-dt [-n N] [-c CONNS] [-p PAGES]
+//   build/release/echo_uring epoll|uring|uring-dt [-n N] [-c CONNS] [-p PAGES]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
