@@ -2669,6 +2669,10 @@ def case_schedtrace_lines_in_gos_format():
           and re.search(r"^  P1: status=[01] schedtick=\d+ m=1 ", err, re.M),
           f"no worker lines:\n{err}")
     check(re.search(r"^  G\d+: status=4\(sleep\)$", err, re.M), f"no sleeping coroutine:\n{err}")
+    # Go's M lines, the fields that mean the same: one per worker thread here.
+    for m in (0, 1):
+        check(re.search(rf"^  M{m}: p=(-1|0|1) curg=-?\d+ spinning=(true|false) "
+                        r"blocked=(true|false)$", err, re.M), f"no M{m} line:\n{err}")
 
 
 @case
