@@ -44,7 +44,7 @@ std::size_t UnwindMemo::find(std::uintptr_t ip, std::uintptr_t depth, std::uintp
   auto [first, last] = entries_.equal_range(memo_key(ip, depth));
   for (auto it = first; it != last; ++it) {
     const Entry& e = it->second;
-    if (e.pcs.empty() || e.pcs[0] != reinterpret_cast<const void*>(ip) || e.at[0] != depth ||
+    if (e.pcs.empty() || reinterpret_cast<std::uintptr_t>(e.pcs[0]) != ip || e.at[0] != depth ||
         e.pcs.size() > max) {
       continue;
     }
