@@ -2641,8 +2641,9 @@ def case_dump_after_shows_running_tasks_backtraces():
                     "--interval", "400ms", "--dump-after", "150ms", "--wide")
     check(re.search(r"coroutine dump: 2 live coroutines; .*(2 running|2 that have blocked)", out),
           f"no dump header:\n{out}")
-    running = [m.start() for m in re.finditer(r"^(coroutine \d+|2 coroutines) \[running\]:$",
-                                              out, re.M)]
+    # One group of two ("2 coroutines [running]: 2 1") or two of one.
+    running = [m.start() for m in re.finditer(r"^(coroutine \d+ \[running\]:|"
+                                              r"2 coroutines \[running\]:( \d+)+)$", out, re.M)]
     check(running, f"no running coroutine listed:\n{out}")
     check("RunState::run_task" in out[running[0]:] and "(no backtrace" not in out,
           f"no frames of the running tasks:\n{out}")
