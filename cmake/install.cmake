@@ -7,7 +7,8 @@
 #   lib/pkgconfig/corun.pc                   pkg-config --cflags --libs corun
 #   share/corun/gdb/corun-gdb.py             the gdb helper (`source` it in gdb)
 # The installed target carries what the build's own users get: C++20,
-# Threads, and -fstack-clash-protection (see CMakeLists.txt), so a program
+# Threads, libunwind where the build found it, and -fstack-clash-protection
+# (see CMakeLists.txt), so a program
 # that links corun::corun or uses corun.pc is compiled as safely as the tests.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -68,6 +69,13 @@ endforeach()
 set(CORUN_PC_CFLAGS "")
 if(CORUN_HAVE_STACK_CLASH_PROTECTION)
   set(CORUN_PC_CFLAGS " -fstack-clash-protection")
+endif()
+# The static library's own dependency: libunwind's generic library, for
+# the coroutine dump's backtraces (CMakeLists.txt); the CMake target carries
+# it as `unwind-generic`.
+set(CORUN_PC_LIBS "")
+if(_corun_unwind)
+  set(CORUN_PC_LIBS " -lunwind-generic")
 endif()
 configure_file("${CMAKE_CURRENT_LIST_DIR}/corun.pc.in" "${PROJECT_BINARY_DIR}/corun.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/corun.pc" DESTINATION "${CORUN_INSTALL_PKGCONFIGDIR}")

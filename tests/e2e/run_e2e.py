@@ -2640,6 +2640,24 @@ def case_dump_after_shows_the_tasks_parked_on_their_timers():
 
 
 @case
+def case_dump_after_shows_running_tasks_backtraces():
+    # --sleep os: each task holds its worker's thread in the OS sleep, so
+    # the dump finds both running; their threads answer its signal with
+    # their stacks (the sleep goes on: it resumes after the signal).
+    out, _ = run_ok("concurrent", "--procs", "2", "--steps", "2", "--sleep", "os",
+                    "--interval", "400ms", "--dump-after", "150ms", "--wide")
+    check(re.search(r"coroutine dump: 2 live coroutines; .*(2 running|2 that have blocked)", out),
+          f"no dump header:\n{out}")
+    # One group of two ("2 coroutines [running]: 2 1") or two of one.
+    running = [m.start() for m in re.finditer(r"^(coroutine \d+ \[running\]:|"
+                                              r"2 coroutines \[running\]:( \d+)+)$", out, re.M)]
+    check(running, f"no running coroutine listed:\n{out}")
+    check("RunState::run_task" in out[running[0]:] and "(no backtrace" not in out,
+          f"no frames of the running tasks:\n{out}")
+    check("Task A: 2" in out and "Task B: 2" in out, f"the run did not finish:\n{out}")
+
+
+@case
 def case_schedtrace_lines_in_gos_format():
     _, err = run_ok("concurrent", "--procs", "2", "--steps", "4", "--interval", "100ms",
                     env={"CORUN_DEBUG": "schedtrace=50"})
@@ -2659,6 +2677,10 @@ def case_schedtrace_lines_in_gos_format():
           and re.search(r"^  P1: status=[01] schedtick=\d+ m=1 ", err, re.M),
           f"no worker lines:\n{err}")
     check(re.search(r"^  G\d+: status=4\(sleep\)$", err, re.M), f"no sleeping coroutine:\n{err}")
+    # Go's M lines, the fields that mean the same: one per worker thread here.
+    for m in (0, 1):
+        check(re.search(rf"^  M{m}: p=(-1|0|1) curg=-?\d+ spinning=(true|false) "
+                        r"blocked=(true|false)$", err, re.M), f"no M{m} line:\n{err}")
 
 
 @case

@@ -1,15 +1,19 @@
 // coroutine_dump.cpp: the coroutine dump (see coroutine_dump.hpp).
 #include "corun/diag/coroutine_dump.hpp"
 
+#include <ucontext.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "corun/diag/append_format.hpp"
+#include "corun/diag/running_stacks.hpp"
 #include "corun/diag/stack_walk.hpp"
 #include "corun/diag/symbolize.hpp"
 #include "corun/sched/scheduler.hpp"
@@ -45,11 +49,14 @@ std::string format_duration(std::int64_t ms) {
   return buf;
 }
 
-// The running coroutine's own backtrace, when it is the one dumping.
-__attribute__((noinline)) std::size_t walk_self(const Coroutine& g, void** pcs, std::size_t max) {
-  return walk_frames(0, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)),
-                     reinterpret_cast<std::uintptr_t>(g.stack.base),
-                     reinterpret_cast<std::uintptr_t>(g.stack.top()), pcs, max);
+// The running coroutine's own backtrace, when it is the one dumping: from
+// its registers here (getcontext), as from a signal's.
+__attribute__((noinline)) std::size_t walk_self(const Coroutine& g, const LoadedSegments& segments,
+                                                void** pcs, std::size_t max) {
+  ucontext_t uc;
+  if (getcontext(&uc) != 0) return 0;
+  return walk_machine_context(uc, reinterpret_cast<std::uintptr_t>(g.stack.base),
+                              reinterpret_cast<std::uintptr_t>(g.stack.top()), segments, pcs, max);
 }
 
 // saved_sp(): a mark of the saved context, which changes at each switch.
@@ -75,46 +82,21 @@ std::string coroutine_dump(Scheduler& sched) {
                               ? self_worker->running_coroutine()
                               : nullptr;
 
+  const auto segments = std::make_unique<LoadedSegments>();  // 8 KB: not on a coroutine's stack
+  UnwindMemo memo;
+  // The running ones' stacks first (their workers are interrupted for
+  // microseconds), then the registry's, where they are matched by id.
+  RunningStacks running = sample_running_stacks(sched, *segments);
+  std::vector<bool> matched(running.stacks.size(), false);
+
   std::unordered_map<std::string, std::size_t> index;  // key -> groups
   std::vector<Group> groups;
   std::size_t listed = 0;
   std::string key;
   void* pcs[kMaxFrames];
 
-  sched.live_registry().visit([&](Coroutine* g) {
-    ++listed;
-    std::size_t n = 0;
-    const char* state = nullptr;
-    const char* note = "";
-    std::int64_t waited = -1;
-    const CoState s = g->state.load(std::memory_order_acquire);
-    if (g == self) {
-      state = "running, dumping";
-      n = walk_self(*g, pcs, kMaxFrames);
-    } else if (s == CoState::kParked || s == CoState::kCancelling) {
-      state = to_string(g->wait_reason);
-      if (s == CoState::kCancelling) note = ", being cancelled";
-      std::uint32_t seen = 0;
-      const auto stamp = static_cast<std::uint32_t>(now_ms) + 1;
-      if (!g->wait_seen_ms.compare_exchange_strong(seen, stamp, std::memory_order_relaxed)) {
-        waited = now_ms - (static_cast<std::int64_t>(seen) - 1);
-      }
-      const void* sp = saved_sp(g->ctx);
-      n = walk_saved_context(g->ctx, reinterpret_cast<std::uintptr_t>(g->stack.base),
-                             reinterpret_cast<std::uintptr_t>(g->stack.top()), pcs, kMaxFrames);
-      // Woken while its stack was read: what was read may be a mix.
-      if (g->state.load(std::memory_order_acquire) != s || saved_sp(g->ctx) != sp) {
-        state = "runnable";
-        n = 0;
-        waited = -1;
-      }
-    } else if (s == CoState::kRunnable) {
-      state = "runnable";
-    } else if (s == CoState::kRunning) {
-      state = "running";
-    } else {
-      state = "exiting";
-    }
+  auto add = [&](std::uint64_t id, const char* state, const char* note, std::size_t n,
+                 std::int64_t waited) {
     key.assign(state);
     key.append(note);
     key.push_back('\0');
@@ -126,17 +108,72 @@ std::string coroutine_dump(Scheduler& sched) {
     }
     Group& grp = groups[it->second];
     ++grp.count;
-    if (grp.ids.size() < kMaxIds) grp.ids.push_back(g->id);
+    if (grp.ids.size() < kMaxIds) grp.ids.push_back(id);
     grp.longest_ms = std::max(grp.longest_ms, waited);
+  };
+  auto take_running = [&](std::size_t k) {
+    matched[k] = true;
+    const std::vector<void*>& r = running.stacks[k].pcs;
+    std::copy(r.begin(), r.end(), pcs);
+    return r.size();
+  };
+
+  sched.live_registry().visit([&](Coroutine* g) {
+    ++listed;
+    std::size_t n = 0;
+    const char* state = nullptr;
+    const char* note = "";
+    std::int64_t waited = -1;
+    const CoState s = g->state.load(std::memory_order_acquire);
+    if (g == self) {
+      state = "running, dumping";
+      n = walk_self(*g, *segments, pcs, kMaxFrames);
+    } else if (s == CoState::kParked || s == CoState::kCancelling) {
+      state = to_string(g->wait_reason);
+      if (s == CoState::kCancelling) note = ", being cancelled";
+      std::uint32_t seen = 0;
+      const auto stamp = static_cast<std::uint32_t>(now_ms) + 1;
+      if (!g->wait_seen_ms.compare_exchange_strong(seen, stamp, std::memory_order_relaxed)) {
+        waited = now_ms - (static_cast<std::int64_t>(seen) - 1);
+      }
+      const void* sp = saved_sp(g->ctx);
+      n = walk_saved_context(g->ctx, reinterpret_cast<std::uintptr_t>(g->stack.base),
+                             reinterpret_cast<std::uintptr_t>(g->stack.top()), *segments, pcs,
+                             kMaxFrames, &memo);
+      // Woken while its stack was read: what was read may be a mix.
+      if (g->state.load(std::memory_order_acquire) != s || saved_sp(g->ctx) != sp) {
+        state = "runnable";
+        n = 0;
+        waited = -1;
+      }
+    } else if (s == CoState::kRunnable) {
+      state = "runnable";
+    } else if (s == CoState::kRunning) {
+      state = "running";
+      for (std::size_t k = 0; k < running.stacks.size(); ++k) {
+        if (running.stacks[k].id == g->id) n = take_running(k);
+      }
+    } else {
+      state = "exiting";
+    }
+    add(g->id, state, note, n, waited);
   });
+  // Running coroutines that have never blocked (not in the registry).
+  std::size_t running_listed = 0;
+  for (std::size_t k = 0; k < running.stacks.size(); ++k) {
+    if (matched[k]) continue;
+    ++running_listed;
+    add(running.stacks[k].id, "running", "", take_running(k), -1);
+  }
 
   const std::size_t live = sched.live();
   std::string out;
   append(out, "coroutine dump: %zu live coroutines; %zu that have blocked at least once are listed",
-         std::max(live, listed), listed);
-  if (live > listed) {
+         std::max(live, listed + running_listed), listed);
+  if (running_listed > 0) append(out, ", and %zu running", running_listed);
+  if (live > listed + running_listed) {
     append(out, " (the other %zu have never blocked: runnable, or running on a worker)",
-           live - listed);
+           live - listed - running_listed);
   }
   out += '\n';
 
@@ -159,7 +196,8 @@ std::string coroutine_dump(Scheduler& sched) {
       out += '\n';
     }
     if (grp.pcs.empty() && grp.state.rfind("running", 0) == 0) {
-      out += "    (its stack is in use by its worker thread: not shown)\n";
+      out += running.unanswered > 0 ? "    (no backtrace: worker did not answer)\n"
+                                    : "    (no backtrace: its worker was switching when asked)\n";
     } else if (grp.pcs.empty() && grp.state == "runnable") {
       out += "    (runnable: it may run at any moment, so its stack is not read)\n";
     } else if (grp.pcs.empty()) {

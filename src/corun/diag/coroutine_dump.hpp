@@ -15,7 +15,10 @@ class Scheduler;
 // exits and gives its stack back meanwhile), and counts the others. It does
 // not stop anything: a parked coroutine's stack is read from its saved
 // registers, every read inside its stack, and one that woke meanwhile (its
-// state or saved stack pointer changed) is shown as runnable. A coroutine
+// state or saved stack pointer changed) is shown as runnable. A running
+// coroutine's stack is asked of its worker's thread with a signal
+// (running_stacks.hpp), first, with a bound of kStackWaitLimit; those
+// running that never blocked are listed too. A coroutine
 // caught in the instant between its park and its register save shows what
 // its stack held then: a dump is a snapshot of a moving program, as Go's is.
 // Cost: one pass over the registry, one hash per coroutine, and names for

@@ -11,7 +11,13 @@
 //                    as Go's leaves out runnext)
 // Detail lines: "  P0: status=1 schedtick=N m=0 runqsize=N timerslen=N"
 // (status 1 while the worker runs a coroutine, 0 otherwise; schedtick its
-// switches) and "  G7: status=4(chan receive)" per coroutine that has
+// switches; m the thread that runs it, -1 while none does), then
+// "  M0: p=0 curg=7 spinning=false blocked=false" per OS thread that runs
+// or ran a worker, the spare threads of corun::blocking() hand-offs
+// included (p the worker it runs, or -1; curg the coroutine running there,
+// or -1; spinning: looking for work to steal; blocked: asleep, its worker
+// idle or, a spare, waiting for one), then "  G7: status=4(chan receive)"
+// per coroutine that has
 // blocked at least once (Go's status numbers: 1 runnable, 2 running,
 // 4 waiting), at most kMaxDetailCoroutines of them.
 #include "corun/diag/schedtrace.hpp"
@@ -33,9 +39,43 @@ namespace {
 
 constexpr std::size_t kMaxDetailCoroutines = 1000;
 
+// The fields below are each written by the thread that owns them, without
+// atomics; a report reads them as a snapshot (a word each, in memory that
+// lives as long as the runtime: descriptors are recycled, never freed
+// before), and tells ThreadSanitizer so.
+#define CORUN_SNAPSHOT_READ __attribute__((no_sanitize("thread")))
+
+CORUN_SNAPSHOT_READ pthread_t thread_of(const Machine& m) noexcept { return m.os_thread; }
+
+// curg(): the id of the coroutine running on `w`, or -1.
+CORUN_SNAPSHOT_READ long long curg(const Worker& w) noexcept {
+  const Coroutine* g = w.current;
+  if (g == nullptr || g == w.g0 || !w.running.load(std::memory_order_relaxed)) return -1;
+  return static_cast<long long>(g->id);
+}
+
+CORUN_SNAPSHOT_READ bool is_spinning(const Worker& w) noexcept { return w.spinning; }
+CORUN_SNAPSHOT_READ bool is_idle(const Worker& w) noexcept { return w.in_idle_list; }
+
+// The worker that thread `t` runs now, or null.
+const Worker* worker_of(Scheduler& sched, pthread_t t) noexcept {
+  if (t == pthread_t{}) return nullptr;
+  for (const auto& w : sched.workers()) {
+    if (pthread_equal(w->os_thread.load(std::memory_order_relaxed), t) != 0) return w.get();
+  }
+  return nullptr;
+}
+
 // thread_of_worker(): the index of the OS thread (Go's M) that runs worker
-// `w` (Go's P). Each worker has its own thread for now.
-int thread_of_worker(const Worker& w) noexcept { return w.index; }
+// `w` (Go's P), or -1.
+int thread_of_worker(Scheduler& sched, const Worker& w) noexcept {
+  const pthread_t t = w.os_thread.load(std::memory_order_relaxed);
+  int found = -1;
+  sched.threads().visit([&](std::size_t i, const Machine& m, bool) {
+    if (found < 0 && pthread_equal(thread_of(m), t) != 0) found = static_cast<int>(i);
+  });
+  return found;
+}
 
 }  // namespace
 
@@ -59,9 +99,17 @@ std::string schedtrace_lines(Scheduler& sched, std::int64_t ms, bool detail) {
   for (const auto& w : workers) {
     append(out, "  P%d: status=%d schedtick=%" PRIu64 " m=%d runqsize=%u timerslen=%zu\n", w->index,
            w->running.load(std::memory_order_relaxed) ? 1 : 0,
-           w->switches.load(std::memory_order_relaxed), thread_of_worker(*w), w->runq.size(),
+           w->switches.load(std::memory_order_relaxed), thread_of_worker(sched, *w), w->runq.size(),
            w->timers.armed());
   }
+  sched.threads().visit([&](std::size_t i, const Machine& m, bool parked) {
+    const Worker* w = parked ? nullptr : worker_of(sched, thread_of(m));
+    // A thread without a worker and not parked is in a blocking call whose
+    // worker was handed off (or on its way to park).
+    append(out, "  M%zu: p=%d curg=%lld spinning=%s blocked=%s\n", i, w != nullptr ? w->index : -1,
+           w != nullptr ? curg(*w) : -1LL, w != nullptr && is_spinning(*w) ? "true" : "false",
+           parked || (w != nullptr && is_idle(*w)) ? "true" : "false");
+  });
   std::size_t listed = 0, total = 0;
   sched.live_registry().visit([&](Coroutine* g) {
     if (++total > kMaxDetailCoroutines) return;

@@ -121,6 +121,7 @@ class Scheduler {
   // For the diagnostics (src/corun/diag: the coroutine dump, schedtrace):
   // the registry, and snapshots of the shared counts, read without locks.
   LiveRegistry& live_registry() noexcept { return registry_; }
+  const SpareThreads& threads() const noexcept { return spares_; }  // every thread's Machine
   int idle_workers() const noexcept { return nidle_.load(std::memory_order_relaxed); }
   int spinning_workers() const noexcept { return nspinning_.load(std::memory_order_relaxed); }
   std::int64_t global_queue_length() const noexcept { return global_.size(); }

@@ -53,6 +53,21 @@ class SpareThreads {
   // threads(): how many threads were started for spares (for tests).
   std::size_t threads() const;
 
+  // visit() calls f(index, machine, parked) for every thread's record, in
+  // the order they were added (the workers' own threads first), under the
+  // lock; `parked`: listed as a spare, asleep. For scheddetail's M lines.
+  template <class F>
+  void visit(F&& f) const {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (std::size_t i = 0; i < all_.size(); ++i) {
+      bool parked = false;
+      for (const Machine* s = spares_; s != nullptr && !parked; s = s->next_spare) {
+        parked = s == all_[i].get();
+      }
+      f(i, *all_[i], parked);
+    }
+  }
+
  private:
   Scheduler& sched_;
   mutable std::mutex mu_;
