@@ -421,8 +421,8 @@ COMPARE_SMALL = ("compare", "--procs", "1,2", "--runs", "2", "--sleepers", "200"
                  "20ms", "--work", "500k")
 COMPARE_FIELDS = ["workload", "runner", "procs", "tasks", "runs", "wall_ms_median",
                   "wall_ms_min", "wall_ms_max", "cpu_ms_median", "speedup", "efficiency",
-                  "requests", "requests_per_s", "startup_ms_median", "rss_growth_kib_median", "rss_kib_per_task", "preemptions",
-                  "checksum"]
+                  "requests", "requests_per_s", "startup_ms_median", "rss_growth_kib_median",
+                  "rss_kib_per_task", "preemptions", "checksum"]
 
 
 @case
@@ -2782,7 +2782,8 @@ def case_compare_io_row():
     check_verdict(workers, io[1], io[2], min(2, doc["cpus"]))
     ratio = io[None]["requests_per_s"] / io[1]["requests_per_s"]
     margin = noise_margin(io[1], io[None])
-    m = re.match(r"\(40 threads\): ([\d,]+ requests/s), (\d+\.\d\d)x 1 worker's rate: (\w+)", threads)
+    m = re.match(r"\(40 threads\): ([\d,]+ requests/s), (\d+\.\d\d)x 1 worker's rate: (\w+)",
+                 threads)
     check(m and rate_close(m.group(1), io[None]), f"{threads!r} vs {io[None]}")
     check(abs(float(m.group(2)) - ratio) <= 0.006, f"{threads!r}: ratio {ratio:.3f}")
     word = ("more" if ratio >= 1 + margin else "fewer" if ratio <= 1 / (1 + margin) else "about")
