@@ -58,11 +58,18 @@ Pair connected_pair() {
   return p;
 }
 
-// wait_until_dump_shows(): yields (a coroutine) or sleeps a millisecond (a
-// plain thread) until the runtime's coroutine dump names `reason`: a
-// coroutine is parked with that wait reason.
-void wait_until_dump_shows(const corun::Runtime& rt, const std::string& reason) {
-  while (rt.coroutine_dump().find("[" + reason) == std::string::npos) {
+// wait_for_parks(): yields (a coroutine) or sleeps a millisecond (a plain
+// thread) until the trace of `rt` (Config::trace) holds `count` stops of a
+// coroutine that parked with wait reason `reason`: that many parks have
+// happened (the trace, not the coroutine dump, which ThreadSanitizer sees
+// race with a coroutine waking while it is read).
+void wait_for_parks(const corun::Runtime& rt, const char* reason, std::size_t count) {
+  for (;;) {
+    std::size_t n = 0;
+    for (const corun::TraceEvent& e : rt.trace()) {
+      if (e.kind == corun::TraceKind::kRunStop && std::strcmp(e.wait, reason) == 0) ++n;
+    }
+    if (n >= count) return;
     if (corun::this_coroutine::id() != 0) {
       corun::this_coroutine::yield();
     } else {
@@ -103,12 +110,12 @@ TEST_P(SelectIo, ReadinessWinsOverASilentChannel) {
 // comes afterwards is there for the next select and the next read.
 TEST_P(SelectIo, ChannelWinsAndTheLaterDataIsKept) {
   Watchdog dog("a channel case or the later read hung");
-  corun::Runtime rt({.procs = procs()});
+  corun::Runtime rt({.procs = procs(), .trace = true});
   rt.go([&] {
     Pipe pipe = make_pipe();
     corun::Channel<int> ch(0);
     corun::go([&] {
-      wait_until_dump_shows(rt, "select (I/O)");
+      wait_for_parks(rt, "select (I/O)", 1);
       ch.send(7);
     });
     int v = 0;
@@ -236,7 +243,7 @@ TEST_P(SelectIo, CancelledAtShutdown) {
   std::atomic<bool> cancelled{false};
   Pair p;
   {
-    corun::Runtime rt({.procs = procs()});
+    corun::Runtime rt({.procs = procs(), .trace = true});
     corun::Channel<int> ready(1);
     corun::Channel<int> never(0);
     rt.go([&] {
@@ -250,7 +257,7 @@ TEST_P(SelectIo, CancelledAtShutdown) {
       }
     });
     (void)ready.recv();
-    wait_until_dump_shows(rt, "select (I/O)");
+    wait_for_parks(rt, "select (I/O)", 1);
   }
   EXPECT_TRUE(cancelled.load());
   ASSERT_TRUE(p.server.is_open());
@@ -262,7 +269,7 @@ TEST_P(SelectIo, CancelledAtShutdown) {
 
 TEST(SelectIoMisuse, ClearErrors) {
   Watchdog dog("a misused select hung");
-  corun::Runtime rt({.procs = 1});
+  corun::Runtime rt({.procs = 1, .trace = true});
   rt.go([&] {
     Pipe pipe = make_pipe();
     // Two waiters in one direction: in one select...
@@ -281,12 +288,12 @@ TEST(SelectIoMisuse, ClearErrors) {
       EXPECT_EQ(pipe.r.read(&c, 1), 1u);
       read_done.send(1);
     });
-    wait_until_dump_shows(rt, "I/O wait");
+    wait_for_parks(rt, "I/O wait", 1);
     EXPECT_THROW(corun::select(corun::readable(pipe.r), corun::timeout(30s)), std::logic_error);
     pipe.w.write_all("1", 1);
     (void)read_done.recv();
     corun::go([&] { corun::select(corun::readable(pipe.r), corun::recv(stop)); });
-    wait_until_dump_shows(rt, "select (I/O)");
+    wait_for_parks(rt, "select (I/O)", 1);
     char c;
     EXPECT_THROW((void)pipe.r.read(&c, 1), std::logic_error);
     stop.close();
@@ -297,7 +304,7 @@ TEST(SelectIoMisuse, ClearErrors) {
     Pipe other = make_pipe();
     corun::Channel<int> closed(1);
     corun::go([&] {
-      wait_until_dump_shows(rt, "select (I/O)");
+      wait_for_parks(rt, "select (I/O)", 2);  // the select coroutine above, then this one
       other.r.close();
       closed.send(1);
     });
@@ -374,10 +381,17 @@ TEST(SelectIoTrace, WaitReasonAndNoDeadlock) {
                   }));
   });
   std::thread writer([&] {
-    while (rt.coroutine_dump().find("[select (I/O)") == std::string::npos) {
+    wait_for_parks(rt, "select (I/O)", 1);
+    // Parked for good until the write below: the dump, read now, races
+    // with nothing.
+    std::string dump;
+    while ((dump = rt.coroutine_dump()).find("[select (I/O)") == std::string::npos) {
       std::this_thread::sleep_for(1ms);
     }
-    EXPECT_EQ(::write(fds[1], "7", 1), 1);
+    EXPECT_NE(dump.find("[select (I/O)"), std::string::npos) << dump;
+    // Through a coroutine: its spawn orders the dump's reads before the
+    // selector's wake-up (ThreadSanitizer does not see a pipe's order).
+    rt.go([&] { EXPECT_EQ(::write(fds[1], "7", 1), 1); });
   });
   rt.wait();
   writer.join();
