@@ -58,7 +58,7 @@ Pair connected_pair() {
   return p;
 }
 
-// wait_for_parks(): yields (a coroutine) or sleeps a millisecond (a plain
+// wait_for_parks(): sleeps a millisecond at a time (a coroutine or a plain
 // thread) until the trace of `rt` (Config::trace) holds `count` stops of a
 // coroutine that parked with wait reason `reason`: that many parks have
 // happened (the trace, not the coroutine dump, which ThreadSanitizer sees
@@ -70,8 +70,10 @@ void wait_for_parks(const corun::Runtime& rt, const char* reason, std::size_t co
       if (e.kind == corun::TraceKind::kRunStop && std::strcmp(e.wait, reason) == 0) ++n;
     }
     if (n >= count) return;
+    // A millisecond's sleep, not a yield: each adds to the trace, read whole
+    // each time.
     if (corun::this_coroutine::id() != 0) {
-      corun::this_coroutine::yield();
+      corun::this_coroutine::sleep_for(1ms);
     } else {
       std::this_thread::sleep_for(1ms);
     }
@@ -115,7 +117,7 @@ TEST_P(SelectIo, ChannelWinsAndTheLaterDataIsKept) {
     Pipe pipe = make_pipe();
     corun::Channel<int> ch(0);
     corun::go([&] {
-      wait_for_parks(rt, "select (I/O)", 1);
+      wait_for_parks(rt, "select (I/O)", 1);  // parked on both cases
       ch.send(7);
     });
     int v = 0;
@@ -124,12 +126,17 @@ TEST_P(SelectIo, ChannelWinsAndTheLaterDataIsKept) {
               1u);
     EXPECT_EQ(v, 7);
     // The slot was released: a new select waits on it, and wakes for data.
-    corun::go([&] { pipe.w.write_all("ab", 2); });
+    corun::Channel<int> wrote(1);
+    corun::go([&] {
+      pipe.w.write_all("ab", 2);
+      wrote.send(1);
+    });
     EXPECT_EQ(corun::select(corun::readable(pipe.r), corun::recv(ch), corun::timeout(30s)), 0u);
     char buf[4];
     EXPECT_EQ(pipe.r.read(buf, 1), 1u);
     EXPECT_EQ(buf[0], 'a');
     // Data that came while nobody waited is read without a select.
+    (void)wrote.recv();  // one writer on the Fd at a time
     pipe.w.write_all("c", 1);
     EXPECT_EQ(pipe.r.read(buf + 1, 2), 2u);
     EXPECT_EQ(std::string(buf, 3), "abc");
@@ -243,9 +250,10 @@ TEST_P(SelectIo, CancelledAtShutdown) {
   std::atomic<bool> cancelled{false};
   Pair p;
   {
-    corun::Runtime rt({.procs = procs(), .trace = true});
+    // The channels outlive the runtime, whose shutdown cancels the select.
     corun::Channel<int> ready(1);
     corun::Channel<int> never(0);
+    corun::Runtime rt({.procs = procs(), .trace = true});
     rt.go([&] {
       p = connected_pair();
       ready.send(1);
