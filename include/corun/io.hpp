@@ -31,7 +31,8 @@
 
 namespace corun::detail {
 struct PollDesc;
-}
+struct FdAccess;
+}  // namespace corun::detail
 
 namespace corun::io {
 
@@ -109,6 +110,7 @@ class Fd {
   void set_ready(int dir, bool ready) noexcept;
 
  private:
+  friend struct detail::FdAccess;  // select's I/O cases (corun/select.hpp)
   void check_open(const char* op) const;
   void wait_ready(int dir, const char* op);
 

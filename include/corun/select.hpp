@@ -3,6 +3,7 @@
 //   std::size_t taken = corun::select(
 //       corun::recv(in, [](std::optional<int> v) { ... }),  // v: nullopt if closed
 //       corun::send(out, 42, [] { ... }),
+//       corun::readable(conn.fd(), [&] { n = conn.read(buf); }),  // or writable(fd, ...)
 //       corun::timeout(10ms, [] { ... }));                  // or corun::otherwise(...)
 #pragma once
 
@@ -18,6 +19,10 @@
 #include "corun/detail/chan_core.hpp"
 #include "corun/detail/deadline.hpp"
 
+namespace corun::io {
+class Fd;
+}
+
 namespace corun {
 
 namespace detail {
@@ -29,22 +34,35 @@ struct SelectCase {
   bool is_send = false;
 };
 
+// SelectIoCase is one I/O readiness case as select_impl() sees it: `fd`
+// in direction `dir` (0: readable, 1: writable); `wait` is select_impl()'s
+// room for the case's waiter (src/corun/io/select_io.hpp).
+struct SelectIoCase {
+  io::Fd* fd = nullptr;
+  int dir = 0;
+  alignas(void*) unsigned char wait[48];
+};
+
 inline constexpr int kSelectDefault = -1;
 inline constexpr int kSelectTimeout = -2;
 
 struct SelectResult {
-  int index;  // into the SelectCase array, or kSelectDefault / kSelectTimeout
+  int index;  // into the SelectCase array, n + j for I/O case j, or kSelectDefault / kSelectTimeout
   bool ok;    // a receive got a value (false: the channel is closed)
 };
 
-// select_impl() runs Go's selectgo over `n` channel cases. `waiters` and
-// `scratch` are caller-provided space for n waiters and 2n indices.
-// `timeout_ns` < 0: no timeout case. Throws std::logic_error when it takes a
-// send case on a closed channel, corun::Cancelled on shutdown.
+// select_impl() runs Go's selectgo over `n` channel cases and `n_io` I/O
+// cases. `waiters` and `scratch` are caller-provided space for n waiters and
+// 2(n + n_io) indices. `timeout_ns` < 0: no timeout case. Throws
+// std::logic_error when it takes a send case on a closed channel or an I/O
+// case is misused (an Fd not registered with a poller, a second waiter in
+// one direction), std::system_error (EBADF) when an I/O case's Fd is or gets
+// closed, corun::Cancelled on shutdown.
 SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* scratch,
-                         std::size_t n, bool has_default, std::int64_t timeout_ns);
+                         std::size_t n, SelectIoCase* io, std::size_t n_io, bool has_default,
+                         std::int64_t timeout_ns);
 
-enum class CaseKind : std::uint8_t { kChan, kDefault, kTimeout };
+enum class CaseKind : std::uint8_t { kChan, kIo, kDefault, kTimeout };
 
 struct NoHandler {};
 
@@ -92,6 +110,21 @@ class SendCase {
 };
 
 template <class F>
+class IoCase {
+ public:
+  static constexpr CaseKind kKind = CaseKind::kIo;
+  IoCase(io::Fd& fd, int dir, F fn) : fd_(&fd), dir_(dir), fn_(std::move(fn)) {}
+  io::Fd* fd() const noexcept { return fd_; }
+  int dir() const noexcept { return dir_; }
+  void fire(bool) { invoke_handler(fn_); }
+
+ private:
+  io::Fd* fd_;
+  int dir_;
+  F fn_;
+};
+
+template <class F>
 class TimeoutCase {
  public:
   static constexpr CaseKind kKind = CaseKind::kTimeout;
@@ -125,14 +158,15 @@ constexpr std::size_t count_kind([[maybe_unused]] CaseKind k) {
   return (std::size_t{0} + ... + (std::remove_cvref_t<C>::kKind == k ? 1 : 0));
 }
 
-// chan_slots() maps each argument to its index among the channel cases.
+// slots_of() maps each argument of kind `k` to its index among the cases of
+// that kind.
 template <class... C>
-constexpr std::array<std::size_t, sizeof...(C)> chan_slots() {
+constexpr std::array<std::size_t, sizeof...(C)> slots_of(CaseKind k) {
   std::array<std::size_t, sizeof...(C)> slots{};
   const CaseKind kinds[] = {std::remove_cvref_t<C>::kKind...};
   std::size_t next = 0;
   for (std::size_t i = 0; i < sizeof...(C); ++i) {
-    slots[i] = kinds[i] == CaseKind::kChan ? next++ : SIZE_MAX;
+    slots[i] = kinds[i] == k ? next++ : SIZE_MAX;
   }
   return slots;
 }
@@ -149,14 +183,19 @@ constexpr std::size_t arg_of_kind(CaseKind k) {
 template <class... C, std::size_t... I>
 std::size_t run_select(std::index_sequence<I...>, C&... cases) {
   constexpr std::size_t kChans = count_kind<C...>(CaseKind::kChan);
+  constexpr std::size_t kIos = count_kind<C...>(CaseKind::kIo);
   constexpr std::size_t kSlots = kChans > 0 ? kChans : 1;
-  constexpr auto kSlotOf = chan_slots<C...>();
-  static_assert(kChans < 32768, "corun::select: too many cases");
+  constexpr std::size_t kIoSlots = kIos > 0 ? kIos : 1;
+  constexpr auto kSlotOf = slots_of<C...>(CaseKind::kChan);
+  constexpr auto kIoSlotOf = slots_of<C...>(CaseKind::kIo);
+  static_assert(kChans + kIos < 32768, "corun::select: too many cases");
 
   SelectCase specs[kSlots];
   std::size_t arg_of[kSlots];
   ChanWaiter waiters[kSlots];
-  std::uint16_t scratch[2 * kSlots];
+  SelectIoCase io[kIoSlots];
+  std::size_t io_arg_of[kIoSlots];
+  std::uint16_t scratch[2 * (kSlots + kIoSlots)];
   std::int64_t timeout_ns = -1;
   (
       [&] {
@@ -164,12 +203,16 @@ std::size_t run_select(std::index_sequence<I...>, C&... cases) {
         if constexpr (Case::kKind == CaseKind::kChan) {
           specs[kSlotOf[I]] = cases.spec();
           arg_of[kSlotOf[I]] = I;
+        } else if constexpr (Case::kKind == CaseKind::kIo) {
+          io[kIoSlotOf[I]].fd = cases.fd();
+          io[kIoSlotOf[I]].dir = cases.dir();
+          io_arg_of[kIoSlotOf[I]] = I;
         } else if constexpr (Case::kKind == CaseKind::kTimeout) {
           timeout_ns = cases.nanoseconds();
         }
       }(),
       ...);
-  const SelectResult r = select_impl(specs, waiters, scratch, kChans,
+  const SelectResult r = select_impl(specs, waiters, scratch, kChans, io, kIos,
                                      count_kind<C...>(CaseKind::kDefault) > 0, timeout_ns);
   std::size_t taken;
   if (r.index == kSelectDefault) {
@@ -177,7 +220,14 @@ std::size_t run_select(std::index_sequence<I...>, C&... cases) {
   } else if (r.index == kSelectTimeout) {
     taken = arg_of_kind<C...>(CaseKind::kTimeout);
   } else {
-    taken = arg_of[r.index];
+    const auto i = static_cast<std::size_t>(r.index);  // I/O case j is kChans + j
+    if constexpr (kIos == 0) {
+      taken = arg_of[i];
+    } else if constexpr (kChans == 0) {
+      taken = io_arg_of[i];
+    } else {
+      taken = i >= kChans ? io_arg_of[i - kChans] : arg_of[i];
+    }
   }
   ((I == taken ? cases.fire(r.ok) : void()), ...);
   return taken;
@@ -209,6 +259,25 @@ requires std::is_constructible_v<T, U&&> detail::SendCase<T, std::decay_t<F>> se
 template <class Rep, class Period, class F = detail::NoHandler>
 detail::TimeoutCase<std::decay_t<F>> timeout(std::chrono::duration<Rep, Period> d, F&& fn = {}) {
   return {detail::saturating_ns(d), std::forward<F>(fn)};
+}
+
+// readable(fd[, fn]) is taken once `fd` can be read without blocking (data,
+// end of file, or an error to report); writable(fd[, fn]) once it can be
+// written. The case only waits: fn() then makes the call (fd.read(...)).
+// `fd` must be an io::Fd opened in a coroutine (registered with the
+// runtime's poller; std::logic_error otherwise) and stay open until the
+// select returns: a close meanwhile ends the select with
+// std::system_error(EBADF). One wait per direction per descriptor at a time
+// (a second: std::logic_error). A readiness event that arrives while another
+// case wins is kept for the next read or write. The Fd's deadlines do not
+// apply: bound the wait with a timeout() case.
+template <class F = detail::NoHandler>
+detail::IoCase<std::decay_t<F>> readable(io::Fd& fd, F&& fn = {}) {
+  return {fd, 0, std::forward<F>(fn)};
+}
+template <class F = detail::NoHandler>
+detail::IoCase<std::decay_t<F>> writable(io::Fd& fd, F&& fn = {}) {
+  return {fd, 1, std::forward<F>(fn)};
 }
 
 // otherwise([fn]) is Go's `default:` case: taken when no other case is ready,

@@ -103,6 +103,7 @@ SUBCOMMANDS = {
             "--max-threads": "int", "--threads": None, "--timeslice": "timeslice",
             "--timeline": None, "--wide": None,
             "--svg": "trace", "--explain": None,
+            "--connections": "int", "--requests": "int", "--backend": "duration",
         },
     },
     "bench": {

@@ -428,8 +428,8 @@ COMPARE_SMALL = ("compare", "--procs", "1,2", "--runs", "2", "--sleepers", "200"
                  "20ms", "--work", "500k")
 COMPARE_FIELDS = ["workload", "runner", "procs", "tasks", "runs", "wall_ms_median",
                   "wall_ms_min", "wall_ms_max", "cpu_ms_median", "speedup", "efficiency",
-                  "startup_ms_median", "rss_growth_kib_median", "rss_kib_per_task", "preemptions",
-                  "checksum"]
+                  "requests", "requests_per_s", "startup_ms_median", "rss_growth_kib_median",
+                  "rss_kib_per_task", "preemptions", "checksum"]
 
 
 @case
@@ -440,7 +440,11 @@ def case_compare_json():
     rows = doc["rows"]
     check([(r["workload"], r["runner"], r["procs"]) for r in rows] ==
           [("sleep-bound", "coroutines", 1), ("sleep-bound", "coroutines", 2),
-           ("cpu-bound", "coroutines", 1), ("cpu-bound", "coroutines", 2)], rows)
+           ("cpu-bound", "coroutines", 1), ("cpu-bound", "coroutines", 2),
+           ("io-bound", "coroutines", 1), ("io-bound", "coroutines", 2),
+           ("io-bound", "threads", None)], rows)
+    check(doc["connections"] == 50 and doc["requests_per_connection"] == 4 and
+          doc["backend_ms"] == 10, doc)
     expected = (task_sum(0, 500_000) + task_sum(1, 500_000)) & MASK
     for r in rows:
         for key in COMPARE_FIELDS:
@@ -449,9 +453,14 @@ def case_compare_json():
         check(r["wall_ms_min"] <= r["wall_ms_median"] <= r["wall_ms_max"], r)
         if r["procs"] == 1:
             check(r["speedup"] == 1 and r["efficiency"] == 1, r)
-        check(r["efficiency"] == round(r["speedup"] / r["procs"], 3) or
-              abs(r["efficiency"] - r["speedup"] / r["procs"]) < 0.002, r)
-        if r["workload"] == "sleep-bound":
+        if r["runner"] == "coroutines":
+            check(r["efficiency"] == round(r["speedup"] / r["procs"], 3) or
+                  abs(r["efficiency"] - r["speedup"] / r["procs"]) < 0.002, r)
+        if r["workload"] != "io-bound":
+            check(r["requests"] is None and r["requests_per_s"] is None, r)
+        if r["workload"] == "io-bound":
+            check_io_row(r, 50, 4, 10)
+        elif r["workload"] == "sleep-bound":
             check(r["tasks"] == 200 and r["checksum"] is None, r)
             check(r["preemptions"] is None, r)  # not traced: not counted
             # Every sleeper sleeps 20 ms and they all overlap, so the run takes far
@@ -464,9 +473,10 @@ def case_compare_json():
             check(isinstance(r["preemptions"], (int, float)) and r["preemptions"] >= 0, r)
             check(all(s["preemptions"] >= 0 for s in r["samples"]), r)
     check(doc["time_slice_ms"] == 10, doc)
-    check(len(doc["conclusions"]) == 2, doc["conclusions"])
+    check(len(doc["conclusions"]) == 3, doc["conclusions"])
     check(doc["conclusions"][0].startswith("sleep-bound:"), doc["conclusions"])
     check(doc["conclusions"][1].startswith("cpu-bound:"), doc["conclusions"])
+    check(doc["conclusions"][2].startswith("io-bound:"), doc["conclusions"])
     check(doc["interrupted"] is False and doc["peak_rss_kib"] > 0, doc)
 
 
@@ -475,8 +485,9 @@ def case_compare_csv():
     rows, out, _ = run_csv(*COMPARE_SMALL)
     check(out.splitlines()[0].startswith(",".join(["record"] + COMPARE_FIELDS) + ","), out)
     rows = [r for r in rows if r["record"] == "row"]
-    check(len(rows) == 4, out)
-    check([r["procs"] for r in rows] == ["1", "2", "1", "2"], out)
+    check(len(rows) == 7, out)
+    check([r["procs"] for r in rows] == ["1", "2", "1", "2", "1", "2", ""], out)
+    check([r["requests"] for r in rows] == [""] * 4 + ["200"] * 3, out)
     check(all(float(r["wall_ms_median"]) > 0 for r in rows), out)
 
 
@@ -485,7 +496,12 @@ def case_compare_threads():
     doc, _ = run_json(*COMPARE_SMALL, "--threads", "--max-threads", "50")
     rows = doc["rows"]
     threads = [r for r in rows if r["runner"] == "threads"]
-    check(len(rows) == 6 and len(threads) == 2, rows)
+    check(len(rows) == 9 and len(threads) == 3, rows)
+    io_threads = next(r for r in threads if r["workload"] == "io-bound")
+    check(io_threads["tasks"] == 25 and io_threads["requests"] == 100, io_threads)
+    check(any(c.startswith("io-bound:") and "(50 threads)" in c and
+              "connections capped at 25: --max-threads" in c for c in doc["conclusions"]),
+          doc["conclusions"])
     sleep = next(r for r in threads if r["workload"] == "sleep-bound")
     check(sleep["tasks"] == 50 and sleep["procs"] is None and sleep["efficiency"] is None, sleep)
     check(sleep["speedup"] is not None, sleep)
@@ -501,12 +517,15 @@ def case_compare_table():
     check(re.search(r"^workload +runner +procs +tasks +wall ms +min-max ms +CPU ms +"
                     r"speedup +efficiency", out, re.M), out)
     check(len(re.findall(r"^(sleep|cpu)-bound +coroutines +[12] ", out, re.M)) == 4, out)
+    check(len(re.findall(r"^io-bound +coroutines +[12] ", out, re.M)) == 2, out)
+    check(len(re.findall(r"^io-bound +threads +- ", out, re.M)) == 1, out)
     check(re.search(r"^sleep-bound: ", out, re.M), out)
     check(re.search(r"^cpu-bound: ", out, re.M), out)
+    check(re.search(r"^io-bound: ", out, re.M), out)
     check("Speedup vs procs=1" in out, out)
     check(re.search(r"^Time slice: 10 ms$", out, re.M), out)
     check(re.search(r"KiB/task +preemptions$", out, re.M), out)
-    check(len(re.findall(r"procs=[12] +[#█▏▎▍▌▋▊▉]+ +\d+\.\d\dx$", out, re.M)) == 4, out)
+    check(len(re.findall(r"procs=[12] +[#█▏▎▍▌▋▊▉]+ +\d+\.\d\dx$", out, re.M)) == 6, out)
 
 
 @case
@@ -635,7 +654,7 @@ def case_trace_compare_one_process_per_run():
                  if e["ph"] == "M" and e["name"] == "process_name" and e["pid"] < 1000}
     check(sorted(processes.values()) ==
           sorted(["sleep-bound, procs=1", "sleep-bound, procs=2", "cpu-bound, procs=1",
-                  "cpu-bound, procs=2"]), processes)
+                  "cpu-bound, procs=2", "io-bound, procs=1", "io-bound, procs=2"]), processes)
     for pid, name in processes.items():
         threads = {e["tid"] for e in events
                    if e["pid"] == pid and e["ph"] == "M" and e["name"] == "thread_name"}
@@ -950,13 +969,18 @@ def case_sigint_compare_anytime():
                 # A complete sleep-bound run lasts at least one sleep.
                 check(all(smp["wall_ms"] >= 9.5 for smp in r["samples"]),
                       f"{what}: a cut-off run kept as a sample: {r['samples']}")
+            elif r["workload"] == "io-bound":
+                # A complete io-bound run lasts at least 4 backend waits,
+                # one after another, and every request was answered.
+                check(all(smp["wall_ms"] >= 4 * 9.5 for smp in r["samples"]),
+                      f"{what}: a cut-off run kept as a sample: {r['samples']}")
             else:  # a cut-off CPU-bound run would have another checksum
                 check(int(r["checksum"]) == cpu_sum, f"{what}: checksum {r['checksum']}")
             if r["runs"] < 2:
                 check(r["speedup"] is None, f"{what}: speedup from an unfinished row: {r}")
         if rc == 0:
-            check(doc["interrupted"] is False and len(rows) == 4, f"{what}: {doc}")
-            check(len(doc["conclusions"]) == 2, doc["conclusions"])
+            check(doc["interrupted"] is False and len(rows) == 7, f"{what}: {doc}")
+            check(len(doc["conclusions"]) == 3, doc["conclusions"])
         else:
             check(doc["interrupted"] is True, f"{what}: exit 130: {doc}")
             check(doc["conclusions"] == [], f"{what}: conclusions from an unfinished "
@@ -966,9 +990,9 @@ def case_sigint_compare_anytime():
     sigint_everywhere(args + ["--format", "json"], outcome, budget_s=10)
 
     def outcome_table(rc, out, err, what):
-        conclusions = re.findall(r"^(?:sleep|cpu)-bound: .*$", out, re.M)
+        conclusions = re.findall(r"^(?:sleep|cpu|io)-bound: .*$", out, re.M)
         if rc == 0:
-            check(len(conclusions) == 2 and "nterrupt" not in out, f"{what}:\n{out}")
+            check(len(conclusions) == 3 and "nterrupt" not in out, f"{what}:\n{out}")
         else:
             check(conclusions == [] and "Interrupted (Ctrl-C)" in out, f"{what}:\n{out}")
     sigint_everywhere(args, outcome_table, budget_s=6)
@@ -1096,10 +1120,10 @@ def case_compare_conclusions_agree_with_the_numbers():
     check_verdict(cpu, by[("cpu-bound", 1)], by[("cpu-bound", 2)], could)
     # Memory per task only where the tasks are what grew.
     for r in rows:
-        if r["workload"] == "cpu-bound":
-            check(r["rss_kib_per_task"] is None, f"KiB/task of 2 CPU-bound tasks: {r}")
-        else:
+        if r["workload"] == "sleep-bound":
             check(r["rss_kib_per_task"] >= 0, r)
+        else:
+            check(r["rss_kib_per_task"] is None, f"KiB/task of a {r['workload']} row: {r}")
     out, _ = run_ok("compare", "--procs", "1,2", "--runs", "1", "--sleepers", "20", "--sleep",
                     "0ms", "--work", "1M", "--wide")
     check("overlaps" not in out, f"--sleep 0: no waits to overlap:\n{out}")
@@ -1187,7 +1211,7 @@ def case_csv_parallel_has_wall_time_and_speedup():
 @case
 def case_csv_compare_has_conclusions_and_summary():
     rows, out, _ = run_csv(*SHORT_RUNS["compare"])
-    check([r["record"] for r in rows] == ["row"] * 4 + ["conclusion"] * 2 + ["summary"], out)
+    check([r["record"] for r in rows] == ["row"] * 7 + ["conclusion"] * 3 + ["summary"], out)
     conclusions = [r["conclusion"] for r in records(rows, "conclusion")]
     check(conclusions[0].startswith("sleep-bound:") and conclusions[1].startswith("cpu-bound:"),
           conclusions)
@@ -1310,7 +1334,7 @@ def case_default_output_fits_80_columns():
 
 
 COMPARE_COLUMNS = ["workload", "runner", "procs", "tasks", "wall ms", "min-max ms", "CPU ms",
-                   "speedup", "efficiency", "start-up ms", "KiB/task", "preemptions"]
+                   "speedup", "efficiency", "req/s", "start-up ms", "KiB/task", "preemptions"]
 
 
 def table_header(out):
@@ -1341,7 +1365,7 @@ def case_width_follows_the_terminal():
     out = run_on_terminal(*SHORT_RUNS["compare"], "--no-color", env={"COLUMNS": "60"})
     check(not too_wide(out, 60), "COLUMNS=60 on a terminal:\n" + "\n".join(too_wide(out, 60)))
     bars = re.findall(r"procs=[12] +([#█▏▎▍▌▋▊▉]+) +\d+\.\d\dx", out)
-    check(len(bars) == 4, f"no bar chart at 60 columns:\n{out}")
+    check(len(bars) == 6, f"no bar chart at 60 columns:\n{out}")
     out = run_on_terminal(*SHORT_RUNS["compare"], "--no-color", env={"COLUMNS": "200"})
     check(re.fullmatch(" +".join(re.escape(c) for c in COMPARE_COLUMNS),
                        table_header(out).strip()), f"200 columns: not every column:\n{out}")
@@ -1382,10 +1406,12 @@ def run_with_stderr_on_terminal(*args, env=None):
     return p.returncode, out[0].decode(), data.decode()
 
 
-# 6 runs of 10 sleepers sleeping 0.45 s: a compare run of about 3 s.
+# 6 runs of 10 sleepers sleeping 0.45 s: a compare run of about 3 s (and
+# 12 short io-bound runs).
 LONG_COMPARE = ("compare", "--procs", "1", "--runs", "6", "--sleepers", "10", "--sleep",
                 "450ms", "--work", "1k", "--no-color")
-PROGRESS_LINE = re.compile(r"\r(sleep-bound|cpu-bound), procs=1, run \d/6 \| (\d+)/12 runs \| "
+PROGRESS_LINE = re.compile(r"\r(sleep-bound|cpu-bound|io-bound), (?:procs=1|threads), run \d/6 "
+                           r"\| (\d+)/24 runs \| "
                            r"\d+\.\d s elapsed( \| ~[\d.]+ s left)?\x1b\[K")
 
 
@@ -1397,7 +1423,7 @@ def case_progress_on_a_terminal():
     check(frames, f"no progress line on the terminal after ~3 s:\n{err!r}")
     check(any(left for *_, left in frames), f"no time left shown: {frames}")
     done = [int(d) for _, d, _ in frames]
-    check(done == sorted(done) and done[-1] < 12, f"runs done: {done}")
+    check(done == sorted(done) and done[-1] < 24, f"runs done: {done}")
     last = err.rindex("\x1b[K")
     check(err[last - 3:last] == "\r\x1b" or err.endswith("\r\x1b[K"),
           f"the line is not erased at the end: {err[-200:]!r}")
@@ -2231,8 +2257,8 @@ def case_sleep_wakes_are_timer_wakes():
 def glance_rows(out):
     """compare's 2x2: {workload: (1 worker, N workers, what it shows)}."""
     rows = {}
-    for m in re.finditer(r"^  (sleep-bound|cpu-bound) +(\S+ ms|-) +(\S+ ms|-)  (.*)$", out,
-                         re.M):
+    for m in re.finditer(r"^  (sleep-bound|cpu-bound|io-bound) +(\S+ ms|-) +(\S+ ms|-)  (.*)$",
+                         out, re.M):
         rows[m.group(1)] = (m.group(2), m.group(3), m.group(4))
     return rows
 
@@ -2249,13 +2275,15 @@ def case_compare_opens_with_the_2x2():
     check(all(len(l) <= 80 for l in head.splitlines()), f"wider than 80 columns:\n{head}")
     check(re.search(r"^ +1 worker +2 workers  what it shows$", head, re.M), head)
     rows = glance_rows(head)
-    check(set(rows) == {"sleep-bound", "cpu-bound"}, head)
+    check(set(rows) == {"sleep-bound", "cpu-bound", "io-bound"}, head)
     table = {(m.group(1), int(m.group(2))): (m.group(3), m.group(4))
-             for m in re.finditer(r"^(sleep-bound|cpu-bound) +coroutines +(\d+) +[\d,]+ +"
+             for m in re.finditer(r"^(sleep-bound|cpu-bound|io-bound) +coroutines +(\d+) +[\d,]+ +"
                                   r"([\d.]+) +[\d.]+ +([\d.]+)x", out, re.M)}
-    check(len(table) == 4, out)
+    check(len(table) == 6, out)
+    # The io-bound line goes on to the threads row: its verdict on more
+    # workers is the part before.
     conclusion = {w: re.search(rf"^{w}: (.*(?:\n  .*)*)", out, re.M).group(1).replace("\n  ", " ")
-                  for w in rows}
+                  .split("; one OS thread per connection")[0] for w in rows}
     for workload, (one, many, shows) in rows.items():
         check(one == table[(workload, 1)][0] + " ms", f"{workload}: {one} vs {table}")
         check(many == table[(workload, 2)][0] + " ms", f"{workload}: {many} vs {table}")
@@ -2732,6 +2760,120 @@ def case_bench_echo_one_connection_singular():
     """With one connection the table says "1 connection", not "1 connections"."""
     out, _ = run_ok("bench", "echo", "--n", "50", "--tasks", "1", "--procs", "1")
     check(re.search(r"^echo +1 +50 .* 1 connection, set up in", out, re.M), out)
+
+
+# ---------------------------------------------------------------------------
+# demo compare's io-bound row: a TCP server whose requests wait on a backend,
+# at each procs value and with one OS thread per connection
+
+def check_io_row(r, connections, requests, backend_ms):
+    """An io-bound row of compare's JSON: its request count and its rate
+    agree with its own wall time, and no run beat the backend waits that
+    each client makes one after another."""
+    check(r["requests"] == connections * requests and r["tasks"] == connections, r)
+    check(r["checksum"] is None and r["rss_kib_per_task"] is None, r)
+    rate = r["requests"] / (r["wall_ms_median"] / 1e3)
+    check(abs(r["requests_per_s"] - rate) <= 0.002 * rate, f"{rate:.3f} requests/s vs {r}")
+    check(all(s["wall_ms"] >= requests * backend_ms * 0.95 for s in r["samples"]),
+          f"a run faster than {requests} backend waits of {backend_ms} ms: {r}")
+
+
+def shown_rate(r):
+    return f"{int(r['requests_per_s'] + 0.5):,} requests/s"
+
+
+def rate_close(text, r):
+    """`text` ("1,234 requests/s") is r's rate, up to the JSON's rounding."""
+    value = int(text.split()[0].replace(",", ""))
+    return abs(value - r["requests_per_s"]) <= 1 + 0.002 * r["requests_per_s"]
+
+
+@case
+def case_compare_io_row():
+    """Every figure of the io-bound rows, in the table, the 2x2 and the
+    conclusion, is the same run's: requests per second from the medians, the
+    verdict on more workers and on one OS thread per connection from the
+    stated rule (10% or the runs' spread)."""
+    doc, err = run_json("compare", "--procs", "1,2", "--runs", "2", "--sleepers", "10",
+                        "--sleep", "1ms", "--work", "10k", "--connections", "20", "--requests",
+                        "3", "--backend", "20ms", "--wide")
+    check(doc["connections"] == 20 and doc["requests_per_connection"] == 3 and
+          doc["backend_ms"] == 20, doc)
+    io = {r["procs"]: r for r in doc["rows"] if r["workload"] == "io-bound"}
+    check(set(io) == {1, 2, None} and io[None]["runner"] == "threads", doc["rows"])
+    for r in io.values():
+        check_io_row(r, 20, 3, 20)
+    # One worker overlaps the waits: 60 requests of 20 ms one after another
+    # would take 1200 ms (the bound leaves room for a sanitizer build).
+    check(io[1]["wall_ms_median"] < 0.75 * 60 * 20, io[1])
+    # The table (on stderr with --format json) shows the same run's rates.
+    for procs, r in io.items():
+        label = "threads +-" if procs is None else f"coroutines +{procs}"
+        m = re.search(rf"^io-bound +{label} +20 +(?:\S+ +){{5}}([\d,]+) ", err, re.M)
+        check(m and rate_close(m.group(1) + " requests/s", r), f"{procs}: {r}\n{err}")
+    line = doc["conclusions"][2]
+    head = (f"io-bound: 1 worker serves 20 connections at once: 60 requests in "
+            f"{io[1]['wall_ms_median']:.0f} ms, ")
+    check(line.startswith(head[:head.index(" in ") + 4]), f"{line!r} vs {head!r}")
+    m = re.match(r"io-bound: .*? ms, ([\d,]+ requests/s)", line)
+    check(m and rate_close(m.group(1), io[1]), f"{line!r} vs {io[1]}")
+    check("their 20 ms backend waits alone would take 1,200 ms" in line, line)
+    workers, threads = line.split("; one OS thread per connection ")
+    check_verdict(workers, io[1], io[2], min(2, doc["cpus"]))
+    ratio = io[None]["requests_per_s"] / io[1]["requests_per_s"]
+    margin = noise_margin(io[1], io[None])
+    m = re.match(r"\(40 threads\): ([\d,]+ requests/s), (\d+\.\d\d)x 1 worker's rate: (\w+)",
+                 threads)
+    check(m and rate_close(m.group(1), io[None]), f"{threads!r} vs {io[None]}")
+    check(abs(float(m.group(2)) - ratio) <= 0.006, f"{threads!r}: ratio {ratio:.3f}")
+    word = ("more" if ratio >= 1 + margin else "fewer" if ratio <= 1 / (1 + margin) else "about")
+    slack = 0.01
+    if abs(ratio - (1 + margin)) > slack and abs(ratio - 1 / (1 + margin)) > slack:
+        check(m.group(3) == word, f"{threads!r}: ratio {ratio:.3f}, margin {margin:.3f}")
+    # CSV: the same fields.
+    rows, out, _ = run_csv("compare", "--procs", "1", "--runs", "1", "--sleepers", "2",
+                           "--sleep", "1ms", "--work", "1k", "--connections", "3",
+                           "--requests", "2", "--backend", "1ms")
+    io_rows = [r for r in records(rows, "row") if r["workload"] == "io-bound"]
+    check([(r["runner"], r["procs"], r["tasks"], r["requests"]) for r in io_rows] ==
+          [("coroutines", "1", "3", "6"), ("threads", "", "3", "6")], out)
+    for r in io_rows:
+        rate = 6 / (float(r["wall_ms_median"]) / 1e3)
+        check(abs(float(r["requests_per_s"]) - rate) <= 0.002 * rate, r)
+    [summary] = records(rows, "summary")
+    check(summary["connections"] == "3" and summary["requests_per_connection"] == "2" and
+          float(summary["backend_ms"]) == 1, summary)
+
+
+@case
+def case_compare_io_row_interrupted():
+    """Ctrl-C during the io-bound rows (a backend that never answers in
+    time): the run stops at once, the io-bound rows keep no cut-off run, and
+    no conclusion is drawn."""
+    start = time.monotonic()
+    rc, out, err = interrupt_after(["compare", "--procs", "1", "--runs", "1", "--sleepers", "2",
+                                    "--sleep", "1ms", "--work", "1k", "--requests", "10000",
+                                    "--backend", "1s", "--format", "json"],
+                                   ready=r"cpu-bound on coroutines, procs=1: ", delay=0.2)
+    check(rc == 130, f"exit {rc}, expected 130\n{err}")
+    check(time.monotonic() - start < 20, "compare did not stop on Ctrl-C in the io-bound row")
+    doc = json.loads(out)
+    check(doc["interrupted"] is True and doc["conclusions"] == [], doc)
+    check(all(r["workload"] != "io-bound" for r in doc["rows"]), doc["rows"])
+    check("Interrupted (Ctrl-C)" in err, err)
+    check(re.search(r"^  io-bound +- +- +interrupted: no conclusion$", err, re.M) is None, err)
+
+
+@case
+def case_compare_io_bad_options():
+    for args, pattern in [
+            (["--connections", "0"], r'--connections: expected an integer 1\.\.1000, got "0"'),
+            (["--requests", "x"], r'--requests: expected an integer 1\.\.10000, got "x"'),
+            (["--backend", "2s"], r'--backend: .*'),
+            (["--backend", "soon"], r'--backend: expected a duration')]:
+        rc, out, err = run("compare", *args)
+        check(rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and
+              re.search(pattern, err), f"{args}: exit {rc}\n{err}")
 
 
 # ---------------------------------------------------------------------------

@@ -35,7 +35,8 @@ enum class WaitReason : std::uint8_t {
   kWaitGroup,
   kMutex,
   kRuntimeWait,
-  kIOWait,  // a descriptor not ready (corun/io.hpp, corun/net.hpp)
+  kIOWait,    // a descriptor not ready (corun/io.hpp, corun/net.hpp)
+  kSelectIO,  // a select with an I/O case (corun::readable, corun::writable)
 };
 
 const char* to_string(WaitReason reason) noexcept;

@@ -118,6 +118,10 @@ void park_on(Worker* w, PollDesc* pd, IoMode mode, std::int64_t deadline, const 
     pd->lock.unlock();
     throw_errno(ETIMEDOUT, op);
   }
+  if (pd->waiter[mode] != nullptr) {
+    pd->lock.unlock();
+    detail::throw_second_waiter(mode, op);
+  }
   pd->waiter[mode] = &iw;
   IoTimer timer;
   IoTimer* tp = nullptr;

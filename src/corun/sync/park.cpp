@@ -53,6 +53,8 @@ const char* to_string(WaitReason reason) noexcept {
       return "Runtime.wait";
     case WaitReason::kIOWait:
       return "I/O wait";
+    case WaitReason::kSelectIO:
+      return "select (I/O)";
   }
   return "unknown";
 }

@@ -13,6 +13,12 @@
 // 3. Wake: lock the channels again and unlink the waiters that are still
 //    queued (a waker that lost the claim unlinks the one it found itself).
 //
+// I/O cases (corun::readable/writable, io/select_io.hpp) join the poll
+// order beside the channel cases, are taken in the poll pass when their
+// descriptor is known ready, and otherwise put a waiter in their PollDesc's
+// slot under its lock, held with the channels' until the commit step; the
+// poller and close() claim the select like any waker.
+//
 // The timeout is a Timer on the worker's TimerHeap whose firing claims the
 // select like any waker. A plain thread has no worker: park() waits on its
 // futex with a deadline instead, and the thread claims the select itself
@@ -23,6 +29,7 @@
 #include <cstdint>
 
 #include "corun/detail/deadline.hpp"
+#include "corun/io/select_io.hpp"
 #include "corun/sched/coroutine.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sched/wait_timer.hpp"
@@ -105,14 +112,20 @@ struct Parked {
   const SelectCase* cases;
   const std::uint16_t* lockorder;
   std::size_t m;
+  IoCases* io;
   SelectWait* sel;
   SelectTimer* timer;  // null: no timeout, or a plain thread's
 
-  // commit(): the select is fully parked: start the timeout, let wakers in.
+  // commit(): the select is fully parked: start the timeout, let wakers in
+  // (the channels last: see unlock_all()).
   static void commit(void* ctx) noexcept {
     auto* p = static_cast<Parked*>(ctx);
     if (p->timer != nullptr) p->timer->arm(this_worker()->timers);
-    unlock_all(p->cases, p->lockorder, p->m);
+    const SelectCase* cases = p->cases;
+    const std::uint16_t* lockorder = p->lockorder;
+    const std::size_t m = p->m;
+    p->io->unlock();  // without channels, its last unlock is the last touch
+    unlock_all(cases, lockorder, m);
   }
 
   // cancel(): shutdown claims the select (false: a waker won and will
@@ -122,8 +135,10 @@ struct Parked {
   static bool cancel(Coroutine*, void* ctx) noexcept {
     auto* p = static_cast<Parked*>(ctx);
     lock_all(p->cases, p->lockorder, p->m);
+    p->io->lock();
     const bool claimed = p->sel->try_claim();
     if (claimed) p->sel->fired = nullptr;
+    p->io->unlock();
     unlock_all(p->cases, p->lockorder, p->m);
     return claimed;
   }
@@ -141,98 +156,133 @@ struct Parked {
 }  // namespace
 
 SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* scratch,
-                         std::size_t n, bool has_default, std::int64_t timeout_ns) {
+                         std::size_t n, SelectIoCase* io_cases, std::size_t n_io, bool has_default,
+                         std::int64_t timeout_ns) {
   cancellation_point();
-  std::uint16_t* pollorder = scratch;
-  std::uint16_t* lockorder = scratch + n;
+  std::uint16_t* pollorder = scratch;             // channel and I/O cases
+  std::uint16_t* lockorder = scratch + n + n_io;  // channel cases
+  IoCases io(io_cases, n_io, lockorder + n);      // I/O cases: n_io more
+  const auto io_index = [n](std::size_t j) { return static_cast<int>(n + j); };
 
-  // Cases on nil channels are left out: they can never proceed.
+  // Cases on nil channels are left out: they can never proceed. I/O case j
+  // is n + j in the poll order.
   std::size_t m = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (cases[i].chan == nullptr) continue;
+  std::size_t polled = 0;
+  for (std::size_t i = 0; i < n + n_io; ++i) {
+    if (i < n && cases[i].chan == nullptr) continue;
     // Fisher-Yates, inside-out: put case i at a random position so far.
-    const std::uint32_t j = below(static_cast<std::uint32_t>(m + 1));
-    if (j != m) pollorder[m] = pollorder[j];
+    const std::uint32_t j = below(static_cast<std::uint32_t>(polled + 1));
+    if (j != polled) pollorder[polled] = pollorder[j];
     pollorder[j] = static_cast<std::uint16_t>(i);
-    ++m;
+    ++polled;
+    if (i < n) lockorder[m++] = static_cast<std::uint16_t>(i);
   }
-  std::copy(pollorder, pollorder + m, lockorder);
   std::sort(lockorder, lockorder + m, [cases](std::uint16_t a, std::uint16_t b) {
     return std::less<const ChanCore*>{}(cases[a].chan, cases[b].chan);
   });
 
-  // 1. Poll.
-  lock_all(cases, lockorder, m);
-  for (std::size_t k = 0; k < m; ++k) {
-    const std::uint16_t i = pollorder[k];
-    SelectCase& sc = cases[i];
-    ChanWaiter* woken = nullptr;
-    const ChanStatus st =
-        sc.is_send ? sc.chan->send_locked(sc.elem, &woken) : sc.chan->recv_locked(sc.elem, &woken);
-    if (st == ChanStatus::kWouldBlock) continue;
-    unlock_all(cases, lockorder, m);
-    if (woken != nullptr) ChanCore::wake(woken);
-    if (sc.is_send && st == ChanStatus::kClosed) ChanCore::throw_send_on_closed();
-    return {i, st == ChanStatus::kOk};
-  }
-  if (has_default || timeout_ns == 0) {
-    unlock_all(cases, lockorder, m);
-    return {has_default ? kSelectDefault : kSelectTimeout, false};
-  }
-
-  // 2. Block.
-  Coroutine* self = current_waiter();
-  SelectWait sel;
-  for (std::size_t k = 0; k < m; ++k) {
-    const std::uint16_t i = lockorder[k];
-    ChanWaiter& w = waiters[i];
-    w.g = self;
-    w.elem = cases[i].elem;
-    w.sel = &sel;
-    w.chan = cases[i].chan;
-    w.is_send = cases[i].is_send;
-    w.chan->enqueue_locked(&w);
-  }
-
-  SelectTimer timer;
-  Parked parked{cases, lockorder, m, &sel, nullptr};
-  ThreadDeadline deadline{};
-  const ThreadDeadline* thread_deadline = nullptr;
-  if (timeout_ns > 0) {
-    const std::int64_t when = deadline_after(now_ns(), timeout_ns);
-    if (self->is_thread) {
-      deadline = {when, &Parked::expire, &parked};
-      thread_deadline = &deadline;
-    } else {
-      timer.when = when;
-      timer.fire = &SelectTimer::on_fire;
-      timer.waiter = self;
-      timer.sel = &sel;
-      parked.timer = &timer;
-    }
-  }
-  // 3. Wake: unlink what is still queued, stop the timer.
-  auto cleanup = [&]() noexcept {
+  // A readiness that proves stale (an event collected before the select
+  // read the data it announced) sends the select round again, up to its
+  // deadline: an I/O case is taken only when its call would not block.
+  const std::int64_t when = timeout_ns > 0 ? deadline_after(now_ns(), timeout_ns) : 0;
+  for (bool again = false;; again = true) {
+    // 1. Poll.
+    io.probe(has_default || timeout_ns == 0);
     lock_all(cases, lockorder, m);
-    for (std::size_t k = 0; k < m; ++k) {
-      ChanWaiter& w = waiters[lockorder[k]];
-      w.chan->remove_locked(&w);
+    for (std::size_t k = 0; k < polled; ++k) {
+      const std::uint16_t i = pollorder[k];
+      if (i >= n) {
+        if (!io.ready(i - n)) continue;
+        unlock_all(cases, lockorder, m);
+        return {static_cast<int>(i), true};
+      }
+      SelectCase& sc = cases[i];
+      ChanWaiter* woken = nullptr;
+      const ChanStatus st = sc.is_send ? sc.chan->send_locked(sc.elem, &woken)
+                                       : sc.chan->recv_locked(sc.elem, &woken);
+      if (st == ChanStatus::kWouldBlock) continue;
+      unlock_all(cases, lockorder, m);
+      if (woken != nullptr) ChanCore::wake(woken);
+      if (sc.is_send && st == ChanStatus::kClosed) ChanCore::throw_send_on_closed();
+      return {i, st == ChanStatus::kOk};
     }
-    unlock_all(cases, lockorder, m);
-    if (!sel.timed_out) timer.disarm();
-  };
-  try {
-    park(&Parked::commit, &parked, WaitReason::kSelect, &Parked::cancel, &parked, thread_deadline);
-  } catch (...) {
-    cleanup();
-    throw;
-  }
-  cleanup();
+    if (has_default || timeout_ns == 0 || (again && timeout_ns > 0 && now_ns() >= when)) {
+      unlock_all(cases, lockorder, m);
+      return {has_default ? kSelectDefault : kSelectTimeout, false};
+    }
 
-  if (sel.timed_out) return {kSelectTimeout, false};
-  ChanWaiter* w = sel.fired;
-  if (w->is_send && !w->success) ChanCore::throw_send_on_closed();  // closed while waiting
-  return {static_cast<int>(w - waiters), w->success};
+    // 2. Block. The I/O cases first: one may have become ready since.
+    Coroutine* self = current_waiter();
+    SelectWait sel;
+    io.lock();
+    std::size_t ready_now;
+    try {
+      ready_now = io.enroll(&sel, self);
+    } catch (...) {
+      unlock_all(cases, lockorder, m);
+      throw;
+    }
+    if (ready_now != SIZE_MAX) {  // an event came since the poll pass
+      unlock_all(cases, lockorder, m);
+      continue;
+    }
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::uint16_t i = lockorder[k];
+      ChanWaiter& w = waiters[i];
+      w.g = self;
+      w.elem = cases[i].elem;
+      w.sel = &sel;
+      w.chan = cases[i].chan;
+      w.is_send = cases[i].is_send;
+      w.chan->enqueue_locked(&w);
+    }
+
+    SelectTimer timer;
+    Parked parked{cases, lockorder, m, &io, &sel, nullptr};
+    ThreadDeadline deadline{};
+    const ThreadDeadline* thread_deadline = nullptr;
+    if (timeout_ns > 0) {
+      if (self->is_thread) {
+        deadline = {when, &Parked::expire, &parked};
+        thread_deadline = &deadline;
+      } else {
+        timer.when = when;
+        timer.fire = &SelectTimer::on_fire;
+        timer.waiter = self;
+        timer.sel = &sel;
+        parked.timer = &timer;
+      }
+    }
+    // 3. Wake: unlink what is still queued, stop the timer.
+    auto cleanup = [&]() noexcept {
+      lock_all(cases, lockorder, m);
+      for (std::size_t k = 0; k < m; ++k) {
+        ChanWaiter& w = waiters[lockorder[k]];
+        w.chan->remove_locked(&w);
+      }
+      unlock_all(cases, lockorder, m);
+      io.withdraw();
+      if (!sel.timed_out) timer.disarm();
+    };
+    const WaitReason reason = n_io > 0 ? WaitReason::kSelectIO : WaitReason::kSelect;
+    try {
+      park(&Parked::commit, &parked, reason, &Parked::cancel, &parked, thread_deadline);
+    } catch (...) {
+      cleanup();
+      throw;
+    }
+    cleanup();
+
+    if (sel.timed_out) return {kSelectTimeout, false};
+    ChanWaiter* w = sel.fired;
+    if (w == nullptr) {  // the poller or a close() claimed it
+      const std::size_t j = io.fired();
+      if (io.confirm(j)) return {io_index(j), true};
+      continue;
+    }
+    if (w->is_send && !w->success) ChanCore::throw_send_on_closed();  // closed while waiting
+    return {static_cast<int>(w - waiters), w->success};
+  }
 }
 
 }  // namespace corun::detail

@@ -4,7 +4,9 @@
 //
 // The sleep-bound workload gains nothing from more workers (waiting needs
 // no CPU: one worker overlaps all the waits); the CPU-bound one speeds up
-// with the CPUs. --threads is capped at --max-threads and at half the
+// with the CPUs; the io-bound one (a TCP server whose requests wait on a
+// slow backend) is served by one worker about as fast as by one OS thread
+// per connection. --threads is capped at --max-threads and at half the
 // process's thread limit. --timeslice sets the runtimes'
 // Config::time_slice (10 ms, or off).
 #include <fmt/core.h>
@@ -44,6 +46,12 @@ using compare::Settings;
 using compare::table;
 
 constexpr auto kMaxSleep = std::chrono::seconds(10);
+// The io-bound workload: each connection takes two descriptors (and, in
+// the thread row, two threads); a backend wait of at most a second keeps a
+// run short.
+constexpr int kMaxConnections = 1'000;
+constexpr int kMaxRequests = 10'000;
+constexpr auto kMaxBackend = std::chrono::seconds(1);
 
 struct Options {
   CommonOptions common;  // --procs is a list here
@@ -55,6 +63,9 @@ struct Options {
   bool threads = false;
   std::string max_threads = "10000";
   std::string time_slice = "10ms";
+  std::string connections = "50";
+  std::string requests = "4";
+  std::string backend = "10ms";
 };
 
 // system_thread_cap() is half of what the process may start (RLIMIT_NPROC,
@@ -90,10 +101,16 @@ Settings check(const Options& o) {
   const std::int64_t asked = parse_int("--max-threads", o.max_threads, 1, 100'000);
   s.max_threads = static_cast<int>(std::min(asked, std::max<std::int64_t>(1, system_thread_cap())));
   s.time_slice = parse_time_slice("--timeslice", o.time_slice);
+  s.io.connections =
+      static_cast<int>(parse_int("--connections", o.connections, 1, kMaxConnections));
+  s.io.requests = static_cast<int>(parse_int("--requests", o.requests, 1, kMaxRequests));
+  s.io.backend = parse_duration("--backend", o.backend, kMaxBackend);
   spdlog::debug(
-      "compare: procs={} runs={} sleepers={} cpu_tasks={} work={} max_threads={} time_slice={}",
+      "compare: procs={} runs={} sleepers={} cpu_tasks={} work={} max_threads={} time_slice={} "
+      "connections={} requests={} backend={}",
       fmt::join(s.procs, ","), s.runs, s.sleepers, s.cpu_tasks, s.work, s.max_threads,
-      describe_time_slice(s.time_slice));
+      describe_time_slice(s.time_slice), s.io.connections, s.io.requests,
+      format_duration(s.io.backend));
   return s;
 }
 
@@ -101,11 +118,13 @@ std::string header(const Settings& s) {
   std::string procs;
   for (int p : s.procs) procs += (procs.empty() ? "" : ", ") + std::to_string(p);
   return fmt::format(
-      "Comparing sleep-bound ({} x sleep {}) and cpu-bound ({} x {} iterations) work at procs {}; "
-      "{} each (the table shows medians); {} available{}\n"
+      "Comparing sleep-bound ({} x sleep {}), cpu-bound ({} x {} iterations) and io-bound ({} x "
+      "{}, backend {}) work at procs {}; {} each (the table shows medians); {} available{}\n"
       "Time slice: {}\n",
       plural(s.sleepers, "task", "tasks"), format_duration(s.sleep),
-      plural(s.cpu_tasks, "task", "tasks"), with_commas(s.work), procs,
+      plural(s.cpu_tasks, "task", "tasks"), with_commas(s.work),
+      plural(s.io.connections, "connection", "connections"),
+      plural(s.io.requests, "request", "requests"), format_duration(s.io.backend), procs,
       plural(s.runs, "run", "runs"), plural(s.cpus, "CPU", "CPUs"),
       s.threads ? fmt::format("; threads capped at {}", with_commas(s.max_threads)) : "",
       describe_time_slice(s.time_slice));
@@ -141,7 +160,8 @@ Report run(const Settings& s, Session& session) {
 Command add_compare(CLI::App& parent, const GlobalOptions& global) {
   auto opts = std::make_shared<Options>();
   CLI::App* cmd = parent.add_subcommand(
-      "compare", "Sleep-bound and CPU-bound work at several procs values, measured and explained");
+      "compare",
+      "Sleep-bound, CPU-bound and I/O-bound work at several procs values, measured and explained");
   add_common_options(*cmd, opts->common,
                      "Comma-separated procs values, e.g. 1,2,4 (default: 1 and GOMAXPROCS, else "
                      "all CPUs; 1 is always added)");
@@ -168,6 +188,18 @@ Command add_compare(CLI::App& parent, const GlobalOptions& global) {
                   "thread limit)")
       ->type_name("N")
       ->default_str("10000");
+  cmd->add_option("--connections", opts->connections,
+                  "Clients of the io-bound workload, one TCP connection each, 1..1000")
+      ->type_name("N")
+      ->default_str("50");
+  cmd->add_option("--requests", opts->requests,
+                  "Requests each io-bound client makes, one after another, 1..10000")
+      ->type_name("N")
+      ->default_str("4");
+  cmd->add_option("--backend", opts->backend,
+                  "How long the io-bound server waits on its backend per request (at most 1s)")
+      ->type_name("DURATION")
+      ->default_str("10ms");
   add_time_slice_option(*cmd, opts->time_slice);
   cmd->footer(
       "Examples:\n"
@@ -176,12 +208,15 @@ Command add_compare(CLI::App& parent, const GlobalOptions& global) {
       "  demo compare --threads                     # + 10,000 OS threads vs 10,000 coroutines\n"
       "  demo compare --format csv > runs.csv\n"
       "  demo compare --timeslice off             # CPU-bound tasks run to completion\n"
+      "  demo compare --connections 200 --backend 50ms   # a busier io-bound server\n"
       "\n"
       "KiB/task: growth of resident memory (RSS) from before a run to its peak, per task;\n"
       "sleep-bound rows only (thousands of tasks alive at once), '-' elsewhere.\n"
       "Conclusions: faster or slower only beyond 10% and beyond the spread of the runs\n"
       "((max - min) / median); in between, within noise.\n"
       "start-up ms: time to spawn all the tasks. CPU ms: getrusage, user + system.\n"
+      "req/s: io-bound rows: requests answered per second (all requests / median wall time);\n"
+      "its threads row has one OS thread per connection on each side (plain blocking sockets).\n"
       "preemptions: per run (median), how many times a task's time slice ran out and another\n"
       "task got its worker; counted from the trace, so for CPU-bound coroutine rows (and,\n"
       "with --trace, the sleep-bound ones); '-' where not counted.\n");

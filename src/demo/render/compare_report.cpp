@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,6 +119,76 @@ int could_run(const Settings& s, const Row& row) {
   return row.workload == Workload::kCpu ? std::min(could, s.cpu_tasks) : could;
 }
 
+// rate() is "4,321 requests/s".
+std::string rate(const Row& row) {
+  return fmt::format(
+      "{} requests/s",
+      with_commas(static_cast<std::uint64_t>(row.requests_per_s().value_or(0) + 0.5)));
+}
+
+// io_conclusion() says what the io-bound rows show: how fast one worker
+// serves the requests, whether more workers change that (judge()), and how
+// one OS thread per connection compares, by requests per second (the
+// thread row may have fewer connections: --max-threads).
+std::string io_conclusion(const Settings& s, const Row& one, const Row* top, const Row* threads) {
+  const std::int64_t serial_ms =
+      one.requests * std::chrono::duration_cast<std::chrono::milliseconds>(s.io.backend).count();
+  std::string line =
+      fmt::format("io-bound: 1 worker serves {} at once: {} requests in {:.0f} ms, {}",
+                  plural(one.tasks, "connection", "connections"),
+                  with_commas(static_cast<std::uint64_t>(one.requests)), one.wall(), rate(one));
+  if (serial_ms > 0 && one.tasks > 1) {
+    line += fmt::format(" (one after another, their {} backend waits alone would take {} ms)",
+                        format_duration(s.io.backend),
+                        with_commas(static_cast<std::uint64_t>(serial_ms)));
+  }
+  if (top != nullptr) {
+    const Verdict v = judge(one, *top, could_run(s, *top));
+    switch (v.kind) {
+      case Verdict::kBeyondTheCpus:
+        line += fmt::format("; {} workers: {}", top->procs, beyond_the_cpus(v));
+        break;
+      case Verdict::kFaster:
+        line += fmt::format(
+            "; {} workers serve them {:.2f}x faster ({}): they share the CPU work between the "
+            "waits (system calls, wake-ups)",
+            top->procs, v.speedup, rate(*top));
+        break;
+      case Verdict::kSlower:
+        line +=
+            fmt::format("; {} workers are slower ({:.2f}x, {})", top->procs, v.speedup, rate(*top));
+        break;
+      case Verdict::kWithinNoise:
+        line += fmt::format("; {} workers: {}: the work is waiting, not computing", top->procs,
+                            within_noise(v));
+        break;
+    }
+  }
+  if (threads != nullptr && threads->complete && one.complete) {
+    const double ratio = *threads->requests_per_s() / *one.requests_per_s();
+    const double margin = std::max({kMinGain, one.spread(), threads->spread()});
+    std::string verdict;
+    if (ratio >= 1 + margin) {
+      verdict = "more";
+    } else if (ratio <= 1 / (1 + margin)) {
+      verdict = "fewer";
+    } else {
+      Verdict v;
+      v.speedup = ratio;
+      v.margin = margin;
+      verdict = "about the same, " + within_noise(v).substr(within_noise(v).find("within"));
+    }
+    line +=
+        fmt::format("; one OS thread per connection ({} threads): {}, {:.2f}x 1 worker's rate: {}",
+                    with_commas(static_cast<std::uint64_t>(2 * threads->tasks)), rate(*threads),
+                    ratio, verdict);
+    if (threads->tasks < one.tasks) {
+      line += fmt::format(" (connections capped at {}: --max-threads)", threads->tasks);
+    }
+  }
+  return line;
+}
+
 }  // namespace
 
 // conclusions() are drawn only from a complete comparison.
@@ -213,6 +284,10 @@ std::vector<std::string> conclusions(const Settings& s, const std::vector<Row>& 
       out.push_back(line);
     }
   }
+  if (const Row* one = find(Workload::kIo, Runner::kCoroutines, 1)) {
+    out.push_back(
+        io_conclusion(s, *one, best(Workload::kIo), find(Workload::kIo, Runner::kThreads, 0)));
+  }
   const Row* threads = find(Workload::kSleep, Runner::kThreads, 0);
   const Row* coroutines = find(Workload::kSleep, Runner::kCoroutines, 1);
   if (threads != nullptr && coroutines != nullptr) {
@@ -244,23 +319,27 @@ std::string at_a_glance(const Settings& s, const std::vector<Row>& rows, bool co
   };
   auto shows = [&](Workload w, const Row* one, const Row* top) -> std::string {
     const bool sleep = w == Workload::kSleep;
+    const bool io = w == Workload::kIo;
     if (!completed) return "interrupted: no conclusion";
     if (one == nullptr || !one->complete) return "-";
     if (top == nullptr) return fmt::format("only 1 worker measured (try --procs 1,{})", s.cpus);
     if (sleep && (s.sleep.count() == 0 || one->tasks == 1)) return "no waits to overlap";
-    if (!sleep && s.cpu_tasks == 1) return "one task: nothing to run in parallel";
+    if (w == Workload::kCpu && s.cpu_tasks == 1) return "one task: nothing to run in parallel";
     const Verdict v = judge(*one, *top, could_run(s, *top));
     switch (v.kind) {
       case Verdict::kBeyondTheCpus:
         return fmt::format("{:.2f}x: noise (beyond what the CPUs allow)", v.speedup);
       case Verdict::kFaster:
         return fmt::format("{:.2f}x faster: {}", v.speedup,
-                           sleep ? "start-up work shared" : "parallelism");
+                           sleep ? "start-up work shared"
+                                 : (io ? "CPU work between waits shared" : "parallelism"));
       case Verdict::kSlower:
-        return fmt::format("{:.2f}x, slower{}", v.speedup, sleep ? "" : ": no free CPUs");
+        return fmt::format("{:.2f}x, slower{}", v.speedup,
+                           w == Workload::kCpu ? ": no free CPUs" : "");
       case Verdict::kWithinNoise:
-        return fmt::format("{:.2f}x, within noise: {}", v.speedup,
-                           sleep ? "concurrency is enough" : "no speedup seen");
+        return fmt::format(
+            "{:.2f}x, within noise: {}", v.speedup,
+            sleep ? "concurrency is enough" : (io ? "waiting, not computing" : "no speedup seen"));
     }
     return "";
   };
@@ -268,7 +347,7 @@ std::string at_a_glance(const Settings& s, const std::vector<Row>& rows, bool co
     std::string label, one, top, what;
   };
   std::vector<Line> lines{{"", "1 worker", most > 1 ? many : "-", "what it shows"}};
-  for (const Workload w : {Workload::kSleep, Workload::kCpu}) {
+  for (const Workload w : {Workload::kSleep, Workload::kCpu, Workload::kIo}) {
     const Row* one = find(rows, w, Runner::kCoroutines, 1);
     if (one == nullptr) continue;
     const Row* top = most > 1 ? find(rows, w, Runner::kCoroutines, most) : nullptr;
@@ -321,7 +400,10 @@ std::string bar_chart(const std::vector<Row>& rows, const Style& style, int widt
         row.runner == Runner::kThreads ? "threads" : fmt::format("procs={}", row.procs);
     const std::string pad(static_cast<std::size_t>(kWidth + 1) - display_width(bar), ' ');
     out += fmt::format("  {:<12} {:<8} {}{}{:.2f}x\n", workload, label,
-                       style.task(bar, row.workload == Workload::kSleep ? 0 : 3), pad, *s);
+                       style.task(bar, row.workload == Workload::kSleep ? 0
+                                       : row.workload == Workload::kCpu ? 3
+                                                                        : 5),
+                       pad, *s);
   }
   return out;
 }
@@ -339,6 +421,7 @@ std::string table(const Settings& s, const std::vector<Row>& rows, const Style& 
                {"CPU ms", true, 3},
                {"speedup", true},
                {"efficiency", true, 2},
+               {"req/s", true, 4},
                {"start-up ms", true, 7},
                {"KiB/task", true, 8},
                {"preemptions", true, 6}});
@@ -349,8 +432,11 @@ std::string table(const Settings& s, const std::vector<Row>& rows, const Style& 
                with_commas(static_cast<std::uint64_t>(row.tasks)), format_ms(row.wall()),
                fmt::format("{}-{}", format_ms(row.wall_min()), format_ms(row.wall_max())),
                format_ms(row.cpu()), optional_number(speedup(rows, row), "{:.2f}x"),
-               eff ? fmt::format("{:.0f}%", 100 * *eff) : "-", fmt::format("{:.2f}", row.startup()),
-               optional_number(row.rss_per_task(), "{:.1f}"),
+               eff ? fmt::format("{:.0f}%", 100 * *eff) : "-",
+               row.requests_per_s()
+                   ? with_commas(static_cast<std::uint64_t>(*row.requests_per_s() + 0.5))
+                   : "-",
+               fmt::format("{:.2f}", row.startup()), optional_number(row.rss_per_task(), "{:.1f}"),
                optional_number(row.preemptions(), "{:g}")});
   }
   std::string out = "\n" + t.render("", style, width);
@@ -380,7 +466,10 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
       .field("work", s.work)
       .field("threads", s.threads)
       .field("max_threads", s.max_threads)
-      .field("time_slice_ms", static_cast<double>(s.time_slice.count()) / 1e6);
+      .field("time_slice_ms", static_cast<double>(s.time_slice.count()) / 1e6)
+      .field("connections", s.io.connections)
+      .field("requests_per_connection", s.io.requests)
+      .field("backend_ms", static_cast<double>(s.io.backend.count()) / 1e6);
   w.key("rows").begin_array();
   for (const Row& row : rows) {
     w.begin_object().field("workload", name(row.workload)).field("runner", name(row.runner));
@@ -402,6 +491,11 @@ std::string to_json(const Settings& s, const std::vector<Row>& rows,
     sp ? w.value(*sp) : w.null();
     w.key("efficiency");
     eff ? w.value(*eff) : w.null();
+    w.key("requests");
+    row.workload == Workload::kIo ? w.value(row.requests) : w.null();
+    const auto rps = row.requests_per_s();
+    w.key("requests_per_s");
+    rps ? w.value(*rps) : w.null();
     w.field("startup_ms_median", row.startup()).field("rss_growth_kib_median", row.rss_growth());
     const auto per_task = row.rss_per_task();
     w.key("rss_kib_per_task");
@@ -446,6 +540,8 @@ std::string to_csv(const Settings& s, const std::vector<Row>& rows,
                   "cpu_ms_median",
                   "speedup",
                   "efficiency",
+                  "requests",
+                  "requests_per_s",
                   "startup_ms_median",
                   "rss_growth_kib_median",
                   "rss_kib_per_task",
@@ -463,6 +559,9 @@ std::string to_csv(const Settings& s, const std::vector<Row>& rows,
                   "threads",
                   "max_threads",
                   "time_slice_ms",
+                  "connections",
+                  "requests_per_connection",
+                  "backend_ms",
                   "peak_rss_kib",
                   "interrupted"});
   auto num = [](std::optional<double> v) { return v ? csv_number(*v) : ""; };
@@ -479,6 +578,8 @@ std::string to_csv(const Settings& s, const std::vector<Row>& rows,
              {"cpu_ms_median", num(row.cpu())},
              {"speedup", num(speedup(rows, row))},
              {"efficiency", num(efficiency(rows, row))},
+             {"requests", row.workload == Workload::kIo ? std::to_string(row.requests) : ""},
+             {"requests_per_s", num(row.requests_per_s())},
              {"startup_ms_median", num(row.startup())},
              {"rss_growth_kib_median", num(row.rss_growth())},
              {"rss_kib_per_task", num(row.rss_per_task())},
@@ -503,6 +604,9 @@ std::string to_csv(const Settings& s, const std::vector<Row>& rows,
            {"threads", s.threads ? "true" : "false"},
            {"max_threads", std::to_string(s.max_threads)},
            {"time_slice_ms", csv_number(static_cast<double>(s.time_slice.count()) / 1e6)},
+           {"connections", std::to_string(s.io.connections)},
+           {"requests_per_connection", std::to_string(s.io.requests)},
+           {"backend_ms", csv_number(static_cast<double>(s.io.backend.count()) / 1e6)},
            {"peak_rss_kib", std::to_string(peak_rss_kib())},
            {"interrupted", completed ? "false" : "true"}});
   return csv.str();

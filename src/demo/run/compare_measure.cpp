@@ -56,19 +56,28 @@ class Comparison {
   // measure() fills the rows until every row is complete (true) or Ctrl-C
   // stopped it (false).
   bool measure() {
-    for (Workload w : {Workload::kSleep, Workload::kCpu}) {
+    for (Workload w : {Workload::kSleep, Workload::kCpu, Workload::kIo}) {
       for (int procs : s_.procs) {
         if (!measure_row(w, Runner::kCoroutines, procs)) return false;
       }
-      if (s_.threads && !measure_row(w, Runner::kThreads, 0)) return false;
+      if (has_thread_row(w) && !measure_row(w, Runner::kThreads, 0)) return false;
     }
     return true;
   }
 
  private:
+  bool has_thread_row(Workload w) const { return w == Workload::kIo || s_.threads; }
+
   int tasks(Workload w, Runner r) const {
+    if (w == Workload::kIo) {
+      // Two threads per connection: one on each side.
+      return r == Runner::kThreads ? thread_connections() : s_.io.connections;
+    }
     const int n = w == Workload::kSleep ? s_.sleepers : s_.cpu_tasks;
     return r == Runner::kThreads ? std::min(n, s_.max_threads) : n;
+  }
+  int thread_connections() const {
+    return std::min(s_.io.connections, std::max(1, s_.max_threads / 2));
   }
 
   bool measure_row(Workload workload, Runner runner, int procs) {
@@ -77,6 +86,7 @@ class Comparison {
     row.runner = runner;
     row.procs = procs;
     row.tasks = tasks(workload, runner);
+    if (workload == Workload::kIo) row.requests = std::int64_t{row.tasks} * s_.io.requests;
     for (int run = 0; run < s_.runs && !interrupted(); ++run) {
       session_.console().progress(
           fmt::format("{}, {}, run {}/{}", name(row.workload),
@@ -84,7 +94,10 @@ class Comparison {
                       s_.runs),
           runs_done_++, total_runs(), "runs");
       std::optional<Sample> sample;
-      if (row.runner == Runner::kCoroutines) {
+      if (row.workload == Workload::kIo) {
+        sample = row.runner == Runner::kCoroutines ? run_io_coroutines(row, run == 0)
+                                                   : run_io_threads(row);
+      } else if (row.runner == Runner::kCoroutines) {
         sample = run_coroutines(row, run == 0 && session_.tracing());
       } else {
         sample = run_threads(row);
@@ -144,6 +157,60 @@ class Comparison {
     return sample;
   }
 
+  // run_io_coroutines() is one run of the io-bound workload on a
+  // corun::Runtime; nullopt unless every request was answered.
+  std::optional<Sample> run_io_coroutines(Row& row, bool first) {
+    const bool trace = first && session_.tracing();
+    Meter meter;
+    IoWorkload w = s_.io;
+    w.connections = row.tasks;
+    IoCoroutineRun io(w);
+    TaskTally tally(io.tasks());
+    TaskRunHooks hooks;
+    hooks.started = [&meter](std::chrono::steady_clock::time_point) { meter.start(); };
+    TaskLabels labels;
+    hooks.spawned = [&](std::size_t i, std::uint64_t id) {
+      if (!trace) return;
+      labels[id] = {i == 0 ? std::string("server") : fmt::format("client {}", i), default_symbol(i),
+                    i};
+    };
+    hooks.all_spawned = [&meter] { meter.spawned(); };
+    hooks.tick = [&meter] { meter.sample_rss(); };
+    const TaskRun run = run_tasks(
+        corun::Config{.procs = row.procs, .time_slice = s_.time_slice, .trace = trace}, tally,
+        [&](std::size_t i) { io.run_task(i, tally, [&meter] { meter.task_finished(); }); },
+        OnInterrupt::kCancel, hooks);
+    if (trace) {
+      session_.add_run(fmt::format("{}, procs={}", name(row.workload), row.procs), row.procs,
+                       run.trace, labels, !run.completed, run.cpu);
+    }
+    if (!io.error().empty()) failed(row, io.error());
+    if (!run.completed) return std::nullopt;
+    return meter.result(static_cast<std::uint64_t>(io.answered()));
+  }
+
+  // run_io_threads() is one run of the io-bound workload with one OS thread
+  // per connection on each side.
+  std::optional<Sample> run_io_threads(Row& row) {
+    Meter meter;
+    IoWorkload w = s_.io;
+    w.connections = row.tasks;
+    meter.start();
+    const IoThreadRun run = compare::run_io_threads(
+        w, [&meter] { meter.spawned(); }, [&meter] { meter.task_finished(); },
+        [&meter] { meter.sample_rss(); });
+    if (!run.error.empty()) failed(row, run.error);
+    if (!run.completed) return std::nullopt;
+    return meter.result(static_cast<std::uint64_t>(run.answered));
+  }
+
+  // failed() keeps a run's error as the row's note (once) and in the log.
+  static void failed(Row& row, const std::string& error) {
+    if (row.note.find(error) != std::string::npos) return;
+    row.note += (row.note.empty() ? "" : "; ") + error;
+    spdlog::warn("{} on {}: {}", name(row.workload), name(row.runner), error);
+  }
+
   // run_task() is one task of either runner: a sleep (`sleep`) or the CPU
   // loop; it counts as done only when its work is complete.
   template <typename Sleep>
@@ -195,8 +262,11 @@ class Comparison {
 
   // total_runs() is how many runs measure() makes, for the progress line.
   int total_runs() const {
-    const int rows = static_cast<int>(s_.procs.size()) + (s_.threads ? 1 : 0);
-    return 2 * rows * s_.runs;
+    int rows = 0;
+    for (Workload w : {Workload::kSleep, Workload::kCpu, Workload::kIo}) {
+      rows += static_cast<int>(s_.procs.size()) + (has_thread_row(w) ? 1 : 0);
+    }
+    return rows * s_.runs;
   }
 
   const Settings& s_;
