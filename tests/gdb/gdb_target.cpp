@@ -1,7 +1,10 @@
 // gdb_target.cpp: the program tools/gdb/corun-gdb.py is tested on
 // (run_gdb_test.py): three coroutines parked in a channel receive, two in a
-// sleep, and a function to stop in once they all are. Built like a user's
+// sleep, one reading an empty pipe (an I/O wait), and a function to stop in
+// once they all are. Built like a user's
 // program: no debug information.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -28,8 +31,18 @@ __attribute__((noinline)) void gdb_test_sleeper() {
   asm volatile("");
 }
 
+__attribute__((noinline)) void gdb_test_reader(int fd) {
+  corun::io::Fd in(fd);
+  char byte = 0;
+  (void)in.read(&byte, 1);  // end of file once main closes the write end
+  asm volatile("");
+}
+
 int main() {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return 1;
   corun::Runtime rt(corun::Config{.procs = 2});
+  rt.go([fd = pipe_fds[0]] { gdb_test_reader(fd); });
   auto ch = corun::make_channel<int>();
   for (int i = 0; i < 3; ++i) {
     const auto id = rt.go([ch] { gdb_test_receiver(ch); });
@@ -44,7 +57,9 @@ int main() {
   for (;;) {
     const std::string dump = rt.coroutine_dump();
     if (dump.find("3 coroutines [chan receive") != std::string::npos &&
-        dump.find("2 coroutines [sleep") != std::string::npos) {
+        dump.find("2 coroutines [sleep") != std::string::npos &&
+        dump.find(" [I/O wait") != std::string::npos &&
+        dump.find("running") == std::string::npos) {  // and each worker back on its loop
       break;
     }
     if (std::chrono::steady_clock::now() > deadline) {
@@ -56,5 +71,6 @@ int main() {
   }
   gdb_test_ready();
   ch.close();
+  close(pipe_fds[1]);
   return 0;  // the sleepers are cancelled as rt ends
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """run_gdb_test.py: tools/gdb/corun-gdb.py in gdb's batch mode on
-gdb_target (three coroutines parked in a channel receive, two in a sleep):
+gdb_target (three coroutines parked in a channel receive, two in a sleep,
+one in an I/O wait):
 `corun ls` lists them with their wait reasons, `corun bt ID` shows a parked
 coroutine's stack from its saved registers and puts the thread's registers
 back, and a bad id gets a one-line error.
@@ -73,6 +74,10 @@ def main():
            "corun ls: three coroutines parked [chan receive]")
     expect(len(re.findall(r"^\s*\d+  parked \[sleep\]$", ls, re.M)) == 2,
            "corun ls: two coroutines parked [sleep]")
+    expect(len(re.findall(r"^\s*\d+  parked \[I/O wait\]$", ls, re.M)) == 1,
+           "corun ls: one coroutine parked [I/O wait] (every wait reason named)")
+    expect("running" not in ls,
+           "corun ls: nothing running (a worker's scheduling loop is not a coroutine)")
     receiver = section("bt receiver")
     expect(re.search(r"^coroutine \d+ \[chan receive\]:", receiver, re.M) is not None,
            "corun bt (receiver): its header")

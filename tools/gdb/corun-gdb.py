@@ -93,7 +93,7 @@ def _coroutines():
         for i in range(nworkers):
             w = _u64(workers + 8 * i)
             cur = _u64(w + a["worker_current"])
-            if cur != 0 and cur != w + a["worker_g0"]:
+            if cur != 0 and cur != _u64(w + a["worker_g0"]):  # g0: a pointer (the thread's)
                 running[cur] = _u32(w + a["worker_index"])
         seen = set()
         for s in range(nshards):
@@ -253,3 +253,10 @@ class CorunBt(gdb.Command):
 CorunCommand()
 CorunLs()
 CorunBt()
+
+# The coroutine dump asks each worker running a coroutine for its stack with
+# SIGRTMIN + 4 (src/corun/diag/running_stacks.cpp): SIG38 with glibc, whose
+# SIGRTMIN is 34. Like the preemption signal (SIGURG, which gdb passes
+# silently by default), it is the runtime's own business: pass it on
+# without stopping.
+gdb.execute("handle SIG38 nostop noprint pass", to_string=True)

@@ -16,6 +16,7 @@
 // all its channels' locks and arms its timeout, a sleep arms its timer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "corun/detail/spin_lock.hpp"
@@ -37,7 +38,10 @@ enum class WaitReason : std::uint8_t {
   kRuntimeWait,
   kIOWait,    // a descriptor not ready (corun/io.hpp, corun/net.hpp)
   kSelectIO,  // a select with an I/O case (corun::readable, corun::writable)
+  // A new reason goes above this line, and kWaitReasons below names it.
 };
+// kWaitReasons: how many there are (the debugger helper's table of names).
+inline constexpr std::size_t kWaitReasons = static_cast<std::size_t>(WaitReason::kSelectIO) + 1;
 
 const char* to_string(WaitReason reason) noexcept;
 

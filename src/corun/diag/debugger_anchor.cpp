@@ -12,8 +12,7 @@ namespace {
 
 std::mutex g_anchor_mu;  // guards corun_debugger_anchor.runtimes
 
-// kReasons: the WaitReason values (the last is kRuntimeWait).
-constexpr std::size_t kReasons = static_cast<std::size_t>(WaitReason::kRuntimeWait) + 1;
+constexpr std::size_t kReasons = kWaitReasons;
 
 constexpr std::uint32_t context_kind() {
 #if defined(CORUN_CONTEXT_UCONTEXT) && defined(__x86_64__)
