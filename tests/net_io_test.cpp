@@ -176,6 +176,48 @@ TEST_P(NetIo, CloseWakesBlockedReader) {
   });
 }
 
+// The same close() run by a destructor while an exception unwinds: it
+// waits for the reader it woke to leave its call, and at procs 1 that
+// reader runs on the closing coroutine's own worker (it used to spin with
+// the thread's yield, which never let the reader run: a hang).
+TEST_P(NetIo, CloseDuringUnwindingLetsTheWokenReaderLeave) {
+  Watchdog dog("close() during unwinding hung waiting for the reader it woke");
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<int> result{-1};
+  std::atomic<bool> caught{false};
+  rt.go([&] {
+    Pair p = connected_pair();
+    auto to_reader = corun::make_channel<TcpStream*>(1);
+    corun::WaitGroup read_done;
+    read_done.add(1);
+    corun::go([&] {
+      TcpStream* s = *to_reader.recv();
+      char buf[8];
+      try {
+        (void)s->read(buf, sizeof buf);
+        result = 0;
+      } catch (const std::system_error& e) {
+        result = e.code() == std::errc::bad_file_descriptor ? 1 : 2;
+      }
+      read_done.done();
+    });
+    try {
+      TcpStream owner = std::move(p.server);  // closed by its destructor, unwinding
+      to_reader.send(&owner);
+      while (rt.coroutine_dump().find("[I/O wait") == std::string::npos) {
+        corun::this_coroutine::sleep_for(1ms);  // until the reader is parked in read()
+      }
+      throw std::runtime_error("unwinding");
+    } catch (const std::runtime_error&) {
+      caught = true;
+    }
+    read_done.wait();
+  });
+  rt.wait();
+  EXPECT_TRUE(caught);
+  EXPECT_EQ(result.load(), 1);
+}
+
 // Shutdown cancels a coroutine blocked on I/O; the descriptor is left open
 // and consistent: usable afterwards from a plain thread.
 TEST_P(NetIo, CancelledAtShutdown) {

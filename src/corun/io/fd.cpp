@@ -366,13 +366,12 @@ void Fd::close() noexcept {
     if (w != nullptr) detail::unpark(w);
     // Calls still inside (woken, or in a system call) leave before the
     // descriptor goes: its number may be reused at once.
+    // A coroutine gives its worker way, as those calls may be coroutines
+    // of the same worker (never a cancellation point: close() runs in
+    // destructors, during shutdown and while exceptions unwind).
     while (pd->inside.load(std::memory_order_seq_cst) > 0) {
-      if (coroutine_worker() != nullptr && std::uncaught_exceptions() == 0) {
-        try {
-          this_coroutine::yield();
-        } catch (const Cancelled&) {
-          std::this_thread::yield();
-        }
+      if (Worker* w = coroutine_worker()) {
+        w->sched.give_way(*w);
       } else {
         std::this_thread::yield();
       }

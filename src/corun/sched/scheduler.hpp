@@ -58,6 +58,10 @@ class Scheduler {
   // The operations coroutines perform on themselves (the caller is the
   // running coroutine on worker `w`).
   void yield(Worker& w);
+  // give_way() is yield() that is no cancellation point: for runtime code
+  // that must wait for another coroutine, also during shutdown and while an
+  // exception unwinds (Fd::close() waiting for the calls it woke).
+  void give_way(Worker& w) { give_up(w, PostSwitch::kRequeue); }
   // preempt() is yield() on the monitor's request; from a signal handler it
   // never throws.
   void preempt(Worker& w, bool from_signal);
