@@ -2865,6 +2865,31 @@ def case_compare_io_row_interrupted():
 
 
 @case
+def case_compare_io_failure_is_an_error():
+    """A run of the io-bound row that fails (here: out of descriptors, the
+    hard limit lowered to 40) ends compare with that error on one line and
+    exit 1, not with the Ctrl-C message of an interrupted comparison."""
+    import resource
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    env = dict(os.environ)
+    for k in ("GOMAXPROCS", "NO_COLOR", "SPDLOG_LEVEL"):
+        env.pop(k, None)
+    p = subprocess.run([DEMO, "compare", "--procs", "1", "--runs", "1", "--sleepers", "2",
+                        "--work", "100k", "--connections", "50", "--requests", "1"],
+                       capture_output=True, text=True, env=env, timeout=TIMEOUT,
+                       preexec_fn=low_limit)
+    check(p.returncode == 1, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+    errors = [l for l in p.stderr.splitlines() if l.startswith("demo: ")]
+    check(len(errors) == 1 and p.stderr.splitlines()[-1] == errors[0], p.stderr)
+    check(re.search(r"^demo: (compare: )?io-bound on coroutines, procs=1: .*"
+                    r"(Too many open files|descriptors)", errors[0]), p.stderr)
+    check("Interrupted" not in p.stdout + p.stderr, p.stdout + p.stderr)
+
+
+@case
 def case_compare_io_bad_options():
     for args, pattern in [
             (["--connections", "0"], r'--connections: expected an integer 1\.\.1000, got "0"'),

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
@@ -102,7 +103,17 @@ class Comparison {
       } else {
         sample = run_threads(row);
       }
-      if (!sample) break;  // cut off by Ctrl-C: not a sample
+      if (!sample) {
+        // Not a sample: cut off by Ctrl-C, or a run that failed (its error
+        // is the row's note), which ends the comparison with that error
+        // rather than pass for an interruption.
+        if (!interrupted() && !row.note.empty()) {
+          throw std::runtime_error(
+              fmt::format("{} on {}{}: {}", name(row.workload), name(row.runner),
+                          row.procs > 0 ? fmt::format(", procs={}", row.procs) : "", row.note));
+        }
+        break;
+      }
       row.samples.push_back(*sample);
     }
     row.complete = row.samples.size() == static_cast<std::size_t>(s_.runs);
@@ -204,11 +215,11 @@ class Comparison {
     return meter.result(static_cast<std::uint64_t>(run.answered));
   }
 
-  // failed() keeps a run's error as the row's note (once) and in the log.
+  // failed() keeps a run's error as the row's note (once); measure_row()
+  // then ends the comparison with it.
   static void failed(Row& row, const std::string& error) {
     if (row.note.find(error) != std::string::npos) return;
     row.note += (row.note.empty() ? "" : "; ") + error;
-    spdlog::warn("{} on {}: {}", name(row.workload), name(row.runner), error);
   }
 
   // run_task() is one task of either runner: a sleep (`sleep`) or the CPU
