@@ -175,7 +175,13 @@ SelectResult select_impl(SelectCase* cases, ChanWaiter* waiters, std::uint16_t* 
     if (j != polled) pollorder[polled] = pollorder[j];
     pollorder[j] = static_cast<std::uint16_t>(i);
     ++polled;
-    if (i < n) lockorder[m++] = static_cast<std::uint16_t>(i);
+  }
+  // The lock order is the poll order sorted by channel: cases on one
+  // channel keep their random order, which is the order their waiters are
+  // queued in (as Go's, whose lock order is a heap sort of the poll order),
+  // so a receiver does not always take the same one of them.
+  for (std::size_t k = 0; k < polled; ++k) {
+    if (pollorder[k] < n) lockorder[m++] = pollorder[k];
   }
   std::sort(lockorder, lockorder + m, [cases](std::uint16_t a, std::uint16_t b) {
     return std::less<const ChanCore*>{}(cases[a].chan, cases[b].chan);
