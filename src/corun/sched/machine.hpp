@@ -28,6 +28,7 @@
 namespace corun::detail {
 
 class Worker;
+struct OverflowSite;
 
 struct Machine {
   Machine() {
@@ -69,5 +70,9 @@ inline void eh_swap(void** globals, Coroutine* from, Coroutine* to) noexcept {
 // The machine of the calling thread, or null for a thread outside the
 // runtime.
 Machine* this_machine() noexcept;
+
+// guard_page_of_running() is the fault handler's OverflowProbe (fatal.hpp):
+// does `addr` lie in the guard page of the coroutine running on this thread?
+bool guard_page_of_running(const void* addr, OverflowSite* site) noexcept;
 
 }  // namespace corun::detail
