@@ -73,6 +73,28 @@ const void* saved_sp(const Context& ctx) noexcept {
 #endif
 }
 
+// drop_switch_frames(): a parked stack starts at the switch, and which of
+// its own frames it shows depends on the path the switch took (to a
+// coroutine's first run it goes through switch_to_slow) and on the build
+// (a plain one jumps to the context switch, leaving no frame; a sanitizer
+// build returns from it): frames that tell a reader nothing and would split
+// identical waits into groups. They are dropped; the stack starts at park().
+// `known` remembers each address's answer (a dump sees few of them).
+std::size_t drop_switch_frames(void** pcs, std::size_t n,
+                               std::unordered_map<const void*, bool>& known) {
+  std::size_t k = 0;
+  while (k + 1 < n) {
+    auto [it, fresh] = known.try_emplace(pcs[k], false);
+    if (fresh) {
+      it->second = symbolize(pcs[k]).rfind("corun::detail::Scheduler::switch_to", 0) == 0;
+    }
+    if (!it->second) break;
+    ++k;
+  }
+  if (k > 0) std::move(pcs + k, pcs + n, pcs);
+  return n - k;
+}
+
 }  // namespace
 
 std::string coroutine_dump(Scheduler& sched) {
@@ -94,6 +116,7 @@ std::string coroutine_dump(Scheduler& sched) {
   std::size_t listed = 0;
   std::string key;
   void* pcs[kMaxFrames];
+  std::unordered_map<const void*, bool> switch_frames;  // see drop_switch_frames()
 
   auto add = [&](std::uint64_t id, const char* state, const char* note, std::size_t n,
                  std::int64_t waited) {
@@ -140,6 +163,7 @@ std::string coroutine_dump(Scheduler& sched) {
       n = walk_saved_context(g->ctx, reinterpret_cast<std::uintptr_t>(g->stack.base),
                              reinterpret_cast<std::uintptr_t>(g->stack.top()), *segments, pcs,
                              kMaxFrames, &memo);
+      n = drop_switch_frames(pcs, n, switch_frames);
       // Woken while its stack was read: what was read may be a mix.
       if (g->state.load(std::memory_order_acquire) != s || saved_sp(g->ctx) != sp) {
         state = "runnable";
