@@ -19,6 +19,7 @@
 #include "corun/corun.hpp"
 #include "corun/io.hpp"
 #include "corun/net.hpp"
+#include "net_test_support.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -30,19 +31,8 @@ using corun::net::TcpStream;
 using corun::test::ProcsTest;
 using corun::test::Watchdog;
 
-// A connected pair of streams, made inside a coroutine.
-struct Pair {
-  TcpStream client;
-  TcpStream server;
-};
-
-Pair connected_pair() {
-  auto ln = TcpListener::listen("127.0.0.1", 0);
-  Pair p;
-  p.client = TcpStream::connect("127.0.0.1", ln.local_address().port());
-  p.server = ln.accept();
-  return p;
-}
+using Pair = corun::test::StreamPair;
+using corun::test::connected_pair;
 
 class NetIo : public ProcsTest {};
 CORUN_PROCS_TESTS(NetIo);

@@ -14,6 +14,7 @@
 #include "corun/corun.hpp"
 #include "corun/io.hpp"
 #include "corun/net.hpp"
+#include "net_test_support.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -22,18 +23,8 @@ using corun::net::TcpListener;
 using corun::net::TcpStream;
 using corun::test::Watchdog;
 
-struct Pair {
-  TcpStream client;
-  TcpStream server;
-};
-
-Pair connected_pair() {
-  auto ln = TcpListener::listen("127.0.0.1", 0);
-  Pair p;
-  p.client = TcpStream::connect("127.0.0.1", ln.local_address().port());
-  p.server = ln.accept();
-  return p;
-}
+using Pair = corun::test::StreamPair;
+using corun::test::connected_pair;
 
 // reset(): closes `s` with a zero linger time, so the peer gets a RST.
 void reset(TcpStream& s) {

@@ -20,6 +20,7 @@
 #include "corun/corun.hpp"
 #include "corun/io.hpp"
 #include "corun/net.hpp"
+#include "net_test_support.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -45,18 +46,8 @@ Pipe make_pipe() {
   return {Fd(fds[0]), Fd(fds[1])};
 }
 
-struct Pair {
-  TcpStream client;
-  TcpStream server;
-};
-
-Pair connected_pair() {
-  auto ln = TcpListener::listen("127.0.0.1", 0);
-  Pair p;
-  p.client = TcpStream::connect("127.0.0.1", ln.local_address().port());
-  p.server = ln.accept();
-  return p;
-}
+using Pair = corun::test::StreamPair;
+using corun::test::connected_pair;
 
 // wait_for_parks(): sleeps a millisecond at a time (a coroutine or a plain
 // thread) until the trace of `rt` (Config::trace) holds `count` stops of a
