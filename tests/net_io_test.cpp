@@ -148,22 +148,33 @@ TEST_P(NetIo, AcceptDeadline) {
 
 TEST_P(NetIo, CloseWakesBlockedReader) {
   Watchdog dog("close() did not wake a blocked reader");
-  corun::run({.procs = procs()}, [&] {
+  corun::Runtime rt({.procs = procs()});
+  std::atomic<int> result{-1};
+  rt.go([&] {
     Pair p = connected_pair();
-    corun::Channel<int> result(1);
+    corun::WaitGroup read_done;
+    read_done.add(1);
     corun::go([&] {
       char buf[8];
       try {
         (void)p.server.read(buf, sizeof buf);
-        result.send(0);
+        result = 0;
       } catch (const std::system_error& e) {
-        result.send(e.code() == std::errc::bad_file_descriptor ? 1 : 2);
+        result = e.code() == std::errc::bad_file_descriptor ? 1 : 2;
       }
+      read_done.done();
     });
-    corun::this_coroutine::sleep_for(5ms);
+    // Closed once the reader is parked in read(): a call that starts after
+    // close() would race with it (one Fd, two coroutines, no order between
+    // them), which is not what this test is about.
+    while (rt.coroutine_dump().find("[I/O wait") == std::string::npos) {
+      corun::this_coroutine::sleep_for(1ms);
+    }
     p.server.close();
-    EXPECT_EQ(*result.recv(), 1);
+    read_done.wait();
   });
+  rt.wait();
+  EXPECT_EQ(result.load(), 1);
 }
 
 // The same close() run by a destructor while an exception unwinds: it

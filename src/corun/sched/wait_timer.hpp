@@ -25,6 +25,14 @@ struct WaitTimer : Timer {
 
   void arm(TimerHeap& on) noexcept {
     heap = &on;
+    push();
+  }
+
+  // push(): arm() onto `heap`, set before the park. A wait whose cancel may
+  // run on another thread before the commit step (shutdown cancelling a
+  // sleep) sets it there, so that cancel reads what the parking coroutine
+  // wrote before it parked, not what the commit step writes meanwhile.
+  void push() noexcept {
     heap->lock().lock();
     heap->push_locked(this);
     heap->lock().unlock();

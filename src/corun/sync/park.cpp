@@ -164,13 +164,9 @@ namespace {
 // SleepWait: a sleeping coroutine's timer, armed by park()'s commit step
 // (Go's resetForSleep), so it cannot fire before the sleeper is fully parked.
 struct SleepWait {
-  detail::WaitTimer timer;
-  detail::TimerHeap* heap = nullptr;
+  detail::WaitTimer timer;  // its heap set before the park (see push())
 
-  static void arm(void* ctx) noexcept {
-    auto* self = static_cast<SleepWait*>(ctx);
-    self->timer.arm(*self->heap);
-  }
+  static void arm(void* ctx) noexcept { static_cast<SleepWait*>(ctx)->timer.push(); }
 
   static void fire(detail::Timer* t) { detail::unpark(t->waiter); }  // `t` may be gone then
 
@@ -194,8 +190,9 @@ void sleep_until_ns(std::int64_t when) {
   sw.timer.when = when;
   sw.timer.fire = &SleepWait::fire;
   sw.timer.waiter = w->current;
-  // The commit runs on this worker, right after the switch.
-  sw.heap = &w->timers;
+  // The commit runs on this worker, right after the switch; shutdown's
+  // cancel may read the heap from another thread before it does.
+  sw.timer.heap = &w->timers;
   detail::park(&SleepWait::arm, &sw, detail::WaitReason::kSleep, &SleepWait::cancel, &sw);
 }
 
