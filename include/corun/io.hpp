@@ -24,6 +24,8 @@
 //     MSG_NOSIGNAL).
 #pragma once
 
+#include <sys/uio.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -100,8 +102,26 @@ class Fd {
   // call proved the descriptor empty (read) or full (write), so that the
   // next call waits first instead of making a system call that would fail
   // with EAGAIN. Other errors throw std::system_error(errno, op).
+  //
+  // `batch`, when given, describes the same call as a readv or a send that
+  // the runtime may batch with other coroutines' calls: queued in the
+  // worker's io_uring and submitted with them in one system call, the
+  // coroutine parked meanwhile. It does so when that saves a system call
+  // (another coroutine of the worker is runnable, or calls are queued
+  // already); otherwise, and outside a coroutine, `call` runs. A batched
+  // readv that returns less than its buffers hold proves the descriptor
+  // drained.
   using Call = long (*)(int fd, void* ctx, bool& drained);
-  long perform(int dir, const char* op, Call call, void* ctx);
+  struct BatchCall {
+    enum Kind : std::uint8_t { kReadv, kSend };
+    Kind kind;
+    const iovec* iov = nullptr;  // kReadv: the buffers, and how many
+    int iovcnt = 0;
+    const void* buf = nullptr;  // kSend: the bytes, and send(2)'s flags
+    std::size_t len = 0;
+    int flags = 0;
+  };
+  long perform(int dir, const char* op, Call call, void* ctx, const BatchCall* batch = nullptr);
   // wait() waits until direction `dir` is ready (after a call that proved it
   // was not), or throws (deadline, closed, Cancelled).
   void wait(int dir, const char* op);

@@ -121,4 +121,24 @@ inline void thread_fiber(Coroutine* g0) noexcept {
   (void)g0;
 }
 
+// socket_release()/socket_acquire(): data passed through a socket orders
+// the sender's writes before the receiver's reads. ThreadSanitizer learns
+// that from its send and recv interceptors, on one object for every socket;
+// a call batched through io_uring (submit_ring.hpp) passes no interceptor,
+// so the batched send releases and a batched receive that got data
+// acquires, on an object of the same kind.
+#if defined(CORUN_SANITIZE_THREAD)
+inline char socket_sync;
+#endif
+inline void socket_release() noexcept {
+#if defined(CORUN_SANITIZE_THREAD)
+  __tsan_release(&socket_sync);
+#endif
+}
+inline void socket_acquire() noexcept {
+#if defined(CORUN_SANITIZE_THREAD)
+  __tsan_acquire(&socket_sync);
+#endif
+}
+
 }  // namespace corun::detail::sanitizer

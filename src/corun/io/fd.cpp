@@ -11,12 +11,14 @@
 #include <thread>
 #include <utility>
 
+#include "corun/arch/sanitizers.hpp"
 #include "corun/detail/deadline.hpp"
 #include "corun/errors.hpp"
 #include "corun/io.hpp"
 #include "corun/io/io_wait.hpp"
 #include "corun/io/netpoll.hpp"
 #include "corun/io/poll_desc.hpp"
+#include "corun/io/submit_ring.hpp"
 #include "corun/io/sys_io.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sched/wait_timer.hpp"
@@ -174,6 +176,68 @@ void poll_thread(int fd, const PollDesc* pd, IoMode mode, std::int64_t deadline,
   }
 }
 
+// QueuedCall: a batched call's commit step queues it in the worker's ring,
+// once the coroutine is fully parked (submit_ring.hpp: a flush may follow
+// at once).
+struct QueuedCall {
+  Worker* w;
+  int fd;
+  const Fd::BatchCall* batch;
+  detail::RingCall call;
+
+  static void commit(void* ctx) noexcept {
+    auto* q = static_cast<QueuedCall*>(ctx);
+    const Fd::BatchCall& b = *q->batch;
+    Worker* w = q->w;
+    if (b.kind == Fd::BatchCall::kReadv) {
+      w->io_ring.queue_readv(q->fd, b.iov, b.iovcnt, &q->call);
+    } else {
+      w->io_ring.queue_send(q->fd, b.buf, b.len, b.flags, &q->call);
+    }
+  }
+};
+
+// try_batched() makes call `b` through the running coroutine's worker's
+// submission ring, parked until the worker's next flush, when that saves a
+// system call: another coroutine of the worker is runnable (its calls join
+// the same batch) or calls are queued already. False when it did not (make
+// the call directly); else `result` is what the system call returned (-1
+// with errno) and `drained` what it proved.
+bool try_batched(int fd, const Fd::BatchCall& b, long& result, bool& drained) {
+  Worker* w = coroutine_worker();
+  if (w == nullptr) return false;
+  detail::SubmitRing& ring = w->io_ring;
+  if (w->io_turn_over.load(std::memory_order_relaxed)) [[unlikely]] {
+    // The monitor found this turn long already (a coroutine held the
+    // worker a whole period): the call is made now, and what was queued
+    // goes with a flush, instead of waiting for the end of the turn.
+    w->io_turn_over.store(false, std::memory_order_relaxed);
+    if (ring.busy()) w->flush_io_ring();
+    return false;
+  }
+  if (!w->has_local_work() && !ring.busy()) return false;
+  if (!ring.can_queue()) return false;
+  QueuedCall q{w, fd, &b, {w->current, 0}};
+  if (b.kind == Fd::BatchCall::kSend) detail::sanitizer::socket_release();
+  // Never cancelled: the flush that wakes it comes within the worker's turn.
+  detail::park(&QueuedCall::commit, &q, detail::WaitReason::kIOWait, nullptr, nullptr);
+  const long r = q.call.result;
+  if (r == detail::kRingCallNotRun) return false;
+  if (r < 0) {
+    errno = static_cast<int>(-r);
+    result = -1;
+    return true;
+  }
+  result = r;
+  if (b.kind == Fd::BatchCall::kReadv && r > 0) {
+    detail::sanitizer::socket_acquire();
+    std::size_t asked = 0;
+    for (int i = 0; i < b.iovcnt; ++i) asked += b.iov[i].iov_len;
+    drained = static_cast<std::size_t>(r) < asked;
+  }
+  return true;
+}
+
 // Inside counts a call in progress on a registered Fd (close() waits them out).
 struct Inside {
   PollDesc* pd;
@@ -261,7 +325,7 @@ void Fd::wait(int dir, const char* op) {
   }
 }
 
-long Fd::perform(int dir, const char* op, Call call, void* ctx) {
+long Fd::perform(int dir, const char* op, Call call, void* ctx, const BatchCall* batch) {
   check_open(op);
   Inside inside(pd_);
   for (;;) {
@@ -273,7 +337,10 @@ long Fd::perform(int dir, const char* op, Call call, void* ctx) {
       pd_->ready[dir].store(0, std::memory_order_seq_cst);
     }
     bool drained = false;
-    const long r = call(fd_, ctx, drained);
+    long r;
+    if (batch == nullptr || pd_ == nullptr || !try_batched(fd_, *batch, r, drained)) {
+      r = call(fd_, ctx, drained);
+    }
     if (r >= 0) {
       if (!drained && pd_ != nullptr) pd_->ready[dir].store(1, std::memory_order_seq_cst);
       return r;

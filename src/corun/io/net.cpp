@@ -151,23 +151,19 @@ std::size_t TcpStream::read(void* buf, std::size_t n) {
     spare_begin_ = static_cast<std::uint8_t>(spare_begin_ + k);
     return k;
   }
-  struct Args {
-    void* buf;
-    std::size_t n;
-    unsigned char* spare;
-  } args{buf, n, spare_};
+  iovec iov[2] = {{buf, n}, {spare_, kSpare}};
+  const io::Fd::BatchCall batch{.kind = io::Fd::BatchCall::kReadv, .iov = iov, .iovcnt = 2};
   const long r = fd_.perform(
       0, "read",
       [](int fd, void* ctx, bool& drained) -> long {
-        auto* a = static_cast<Args*>(ctx);
-        iovec iov[2] = {{a->buf, a->n}, {a->spare, kSpare}};
-        const long got = detail::sys_readv(fd, iov, 2);
+        const auto* v = static_cast<const iovec*>(ctx);
+        const long got = detail::sys_readv(fd, v, 2);
         // Fewer bytes than asked for: the socket had no more (a stream
         // socket returns what it has). End of file is no proof: it repeats.
-        drained = got > 0 && static_cast<std::size_t>(got) < a->n + kSpare;
+        drained = got > 0 && static_cast<std::size_t>(got) < v[0].iov_len + v[1].iov_len;
         return got;
       },
-      &args);
+      iov, &batch);
   const auto got = static_cast<std::size_t>(r);
   if (got <= n) return got;
   spare_begin_ = 0;
@@ -186,17 +182,15 @@ void TcpStream::read_exact(void* buf, std::size_t n) {
 
 std::size_t TcpStream::write(const void* buf, std::size_t n) {
   if (n == 0) return 0;
-  struct Args {
-    const void* buf;
-    std::size_t n;
-  } args{buf, n};
+  const io::Fd::BatchCall batch{
+      .kind = io::Fd::BatchCall::kSend, .buf = buf, .len = n, .flags = MSG_NOSIGNAL};
   return static_cast<std::size_t>(fd_.perform(
       1, "write",
       [](int fd, void* ctx, bool&) -> long {
-        auto* a = static_cast<Args*>(ctx);
-        return detail::sys_send(fd, a->buf, a->n, MSG_NOSIGNAL);
+        const auto* b = static_cast<const io::Fd::BatchCall*>(ctx);
+        return detail::sys_send(fd, b->buf, b->len, b->flags);
       },
-      &args));
+      const_cast<io::Fd::BatchCall*>(&batch), &batch));
 }
 
 void TcpStream::write_all(const void* buf, std::size_t n) {

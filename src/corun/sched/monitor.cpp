@@ -112,8 +112,11 @@ bool Monitor::check(std::int64_t now) {
       continue;
     }
     // One coroutine has held this worker for a whole period: what waits in
-    // its queues needs another worker (a wake-up lost to I3's race).
+    // its queues needs another worker (a wake-up lost to I3's race), and
+    // the system calls its coroutines queued need submitting.
     if (workers.size() > 1) sched_.wake_for_stranded_work(w);
+    w.io_ring.submit_stalled();
+    w.io_turn_over.store(true, std::memory_order_relaxed);
     const bool slice_over = slice_ns_ > 0 && now - seen.since_ns >= slice_ns_;
     if (!slice_over && !timer_due) continue;
     ask_to_switch(w, /*signal=*/true);
@@ -133,7 +136,9 @@ bool Monitor::check_blocking_call(Worker& w, Seen& seen, std::uint64_t call,
     return true;
   }
   const std::int64_t lasted = now - seen.call_since_ns;
-  if (lasted < kRetakeAfterNs || !sched_.should_retake(w, lasted)) return false;
+  if (lasted < kRetakeAfterNs) return false;
+  w.io_ring.submit_stalled();  // (the thread that takes the worker would, later)
+  if (!sched_.should_retake(w, lasted)) return false;
   // (Not handed off: the call returned meanwhile, or no thread could start.)
   if (sched_.hand_off(w, call)) {
     // The worker starts a new run on its new thread.

@@ -498,8 +498,9 @@ void Scheduler::park_worker(Worker& w) {
   if (idle == config_.procs) check_deadlock();
 
   // Sleep until the earliest timer of any worker: a busy worker may not get
-  // round to its own.
-  const std::int64_t deadline = earliest_timer();
+  // round to its own; and not for long while a batched call is late.
+  std::int64_t deadline = earliest_timer();
+  if (w.io_ring.busy()) deadline = std::min(deadline, now_ns() + kLateCompletionRecheckNs);
   // While coroutines wait on I/O, one idle worker waits in the poller.
   Coroutine* io_ready = nullptr;
   for (bool polled = netpoll_.block(w, deadline, stopping_, io_ready); !polled;) {
@@ -520,6 +521,7 @@ Coroutine* Scheduler::find_runnable(Worker& w) {
   flush_live_credit(w);  // out of local work: return the share of live_
   for (;;) {
     if (stopping_.load(std::memory_order_acquire)) return nullptr;
+    if (w.io_ring.busy()) w.flush_io_ring();
     if (!w.timers.empty()) w.run_timers(now_ns());
     if (Coroutine* g = w.pick_local()) {
       if (w.spinning) reset_spinning(w);

@@ -140,6 +140,9 @@ void Scheduler::check_deadlock() noexcept {
   std::lock_guard<std::mutex> lk(deadlock_mu_);
   if (external_blocked_.load(std::memory_order_seq_cst) == 0) return;
   if (netpoll_.waiting()) return;  // I/O from outside may still wake a coroutine
+  for (const auto& w : workers_) {
+    if (w->io_ring.lagging()) return;  // a batched call will still complete
+  }
   if (nidle_.load(std::memory_order_seq_cst) != config_.procs) return;
   // A coroutine in a blocking call is not asleep: the call will return.
   if (blocked_calls_.load(std::memory_order_seq_cst) != 0) return;

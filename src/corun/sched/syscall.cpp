@@ -43,6 +43,10 @@ BlockingCall enter_blocking() noexcept {
   if (w == nullptr || w->on_g0()) return {nullptr, nullptr, 0};
   // Nothing of w is read after the store: from then on the monitor may give
   // it to another thread.
+  // The system calls queued by the worker's coroutines go first: they
+  // would wait for the call, or for the monitor.
+  if (w->io_ring.busy()) [[unlikely]]
+    w->flush_io_ring();
   Coroutine* g = w->current;
   const std::uint64_t call = ++w->blocking_calls;
   set_this_worker(nullptr);

@@ -5,7 +5,18 @@
 #include <cstdint>
 #include <thread>
 
+#include "corun/detail/park.hpp"
+
 namespace corun::detail {
+
+void Worker::flush_io_ring() noexcept {
+  for (Coroutine* g = io_ring.flush(); g != nullptr;) {
+    Coroutine* next = g->next;
+    g->next = nullptr;
+    unpark(g);
+    g = next;
+  }
+}
 
 Worker::Worker(Scheduler& s, int i, GlobalRunQueue& global, const WorkerSetup& setup)
     : sched(s),

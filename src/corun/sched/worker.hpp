@@ -35,6 +35,8 @@
 //   live_credit
 //             written by the owner, read by Runtime::live() from anywhere.
 //   readying  the owner's ready() section, waited out by shutdown (below).
+//   io_ring   the owner's alone (submit_ring.hpp); lagging() is read by the
+//             deadlock check.
 #pragma once
 
 #include <pthread.h>
@@ -47,6 +49,7 @@
 #include "corun/arch/sanitizers.hpp"
 #include "corun/detail/park.hpp"
 #include "corun/detail/spin_lock.hpp"
+#include "corun/io/submit_ring.hpp"
 #include "corun/memory/stack_pool.hpp"
 #include "corun/os/plain_section.hpp"
 #include "corun/sched/coroutine.hpp"
@@ -117,13 +120,16 @@ class Worker {
   }
 
   // pick_local() finds work without leaving the current stack: runnext, the
-  // ring, the global queue (first on every kGlobalQueueInterval-th round).
-  // Null when there is none. It runs no timers: its caller may hold a
-  // wait-queue lock that a timer's firing would take.
+  // ring, the global queue (first on every kGlobalQueueInterval-th round,
+  // which also flushes io_ring: a worker whose run queue never empties
+  // still submits its coroutines' system calls). Null when there is none. It runs no timers: its
+  // caller may hold a wait-queue lock that a timer's firing would take (a flush takes none).
   [[gnu::always_inline]] Coroutine* pick_local() noexcept {
     ++tick;
     if (--global_countdown == 0) {
       global_countdown = kGlobalQueueInterval;
+      if (io_ring.busy()) [[unlikely]]
+        flush_io_ring();
       std::uint32_t n;
       if (Coroutine* g = global_.pop_batch(nullptr, 1, n)) return g;
     }
@@ -142,6 +148,10 @@ class Worker {
     if (!global_.empty()) return pick_global();
     return nullptr;
   }
+
+  // flush_io_ring() submits the system calls queued in io_ring and makes
+  // the coroutines whose calls completed runnable (owner only).
+  void flush_io_ring() noexcept;
 
   // run_timers() fires this worker's timers due at `now` (any thread may);
   // true when one fired.
@@ -166,6 +176,7 @@ class Worker {
   LocalRunQueue runq;
   RunnextSlot runnext;
   TimerHeap timers;
+  SubmitRing io_ring;  // its coroutines' batched socket calls (submit_ring.hpp)
 
   Coroutine* g0 = nullptr;         // the owner thread's scheduling loop (Machine::g0)
   sanitizer::FiberStack g0_stack;  // (for AddressSanitizer)
@@ -193,6 +204,11 @@ class Worker {
   std::atomic<std::uint64_t> switches{0};
   std::atomic<bool> running{false};                       // a coroutine (not g0) runs
   std::atomic<std::atomic<bool>*> preempt_flag{nullptr};  // the owner's t_preempt_requested
+  // Set by the monitor when one coroutine held the worker a whole period:
+  // the next socket call is made at once, and io_ring flushed, instead of
+  // waiting for the end of a turn that has already been long (fd.cpp,
+  // try_batched).
+  std::atomic<bool> io_turn_over{false};
   std::atomic<pthread_t> os_thread{};
 
   // Blocking calls (syscall.cpp): the number of the call the owner thread
