@@ -277,6 +277,68 @@ TEST_P(NetIo, IoWaiterIsNotADeadlock) {
   EXPECT_EQ(got.load(), 107);
 }
 
+// Two coroutines reading one descriptor: a read that parks because the
+// other had cleared the ready flag for its system call is woken when that
+// call leaves data behind (else it waits for an event that never comes).
+// Reader A's "system call" (Fd::perform's engine) holds its worker until
+// reader B, on the other worker, has had ample time to park, then takes
+// one of the two bytes in the pipe.
+TEST(NetIoTwoReaders, ReadParkedWhileAnotherIsInsideItsCallIsWoken) {
+  Watchdog dog("two readers of one pipe hung");
+  std::atomic<bool> b_ready{false};
+  std::atomic<bool> a_inside{false};
+  std::atomic<bool> b_reading{false};
+  std::string error;
+  corun::run({.procs = 2}, [&] {
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    corun::io::Fd r(fds[0]);
+    corun::io::Fd w(fds[1]);
+    // A lost wake-up ends as a timed-out read, not as a hang.
+    r.set_read_deadline(corun::io::Clock::now() + 5s);
+    corun::WaitGroup wg;
+    wg.add(2);
+    struct Ctx {
+      std::atomic<bool>* a_inside;
+      std::atomic<bool>* b_reading;
+    } ctx{&a_inside, &b_reading};
+    corun::go([&] {  // B
+      // Takes the pipe's one readiness event: no other is pending later.
+      r.wait_readable();
+      b_ready = true;
+      while (!a_inside.load()) corun::this_coroutine::yield();
+      b_reading = true;
+      char c;
+      try {
+        EXPECT_EQ(r.read(&c, 1), 1u);
+      } catch (const std::system_error& e) {
+        error = e.what();
+      }
+      wg.done();
+    });
+    corun::go([&] {  // A
+      while (!b_ready.load()) corun::this_coroutine::yield();
+      const long got = r.perform(
+          0, "read",
+          [](int fd, void* c, bool&) -> long {
+            auto* x = static_cast<Ctx*>(c);
+            x->a_inside->store(true);
+            while (!x->b_reading->load()) std::this_thread::yield();
+            std::this_thread::sleep_for(200ms);  // B parks meanwhile
+            char one;
+            return ::read(fd, &one, 1);
+          },
+          &ctx);
+      EXPECT_EQ(got, 1);
+      wg.done();
+    });
+    corun::this_coroutine::sleep_for(20ms);  // B waits for the pipe
+    w.write_all("ab", 2);
+    wg.wait();
+  });
+  EXPECT_EQ(error, "");
+}
+
 TEST_P(NetIo, PipeAndEventfd) {
   Watchdog dog("a pipe or eventfd wait hung");
   corun::run({.procs = procs()}, [&] {

@@ -176,6 +176,25 @@ void poll_thread(int fd, const PollDesc* pd, IoMode mode, std::int64_t deadline,
   }
 }
 
+// mark_ready(): a call on pd left direction `mode` possibly ready (it did
+// not prove it drained or full): the next call tries first. Another call
+// on the same descriptor may have parked meanwhile, having found the flag
+// cleared by this one before its system call (two coroutines reading one
+// descriptor): it is woken, or it would wait for an event that the data
+// left behind never sends. The flag is stored before `inside` is read, and
+// a call counts itself inside before it reads the flag (both sequentially
+// consistent): either that call sees the flag, or this one sees it inside
+// and takes it out of its wait under the lock.
+void mark_ready(PollDesc* pd, IoMode mode) noexcept {
+  if (pd == nullptr) return;
+  pd->ready[mode].store(1, std::memory_order_seq_cst);
+  if (pd->inside.load(std::memory_order_seq_cst) <= 1) return;  // no other call
+  pd->lock.lock();
+  Coroutine* g = detail::take_waiter(pd, mode, IoWait::kReady);
+  pd->lock.unlock();
+  if (g != nullptr) detail::unpark(g);
+}
+
 // QueuedCall: a batched call's commit step queues it in the worker's ring,
 // once the coroutine is fully parked (submit_ring.hpp: a flush may follow
 // at once).
@@ -342,16 +361,16 @@ long Fd::perform(int dir, const char* op, Call call, void* ctx, const BatchCall*
       r = call(fd_, ctx, drained);
     }
     if (r >= 0) {
-      if (!drained && pd_ != nullptr) pd_->ready[dir].store(1, std::memory_order_seq_cst);
+      if (!drained) mark_ready(pd_, static_cast<IoMode>(dir));
       return r;
     }
     const int err = errno;
     if (err == EINTR) {
-      if (pd_ != nullptr) pd_->ready[dir].store(1, std::memory_order_seq_cst);
+      mark_ready(pd_, static_cast<IoMode>(dir));
       continue;
     }
     if (err != EAGAIN && err != EWOULDBLOCK) {
-      if (pd_ != nullptr) pd_->ready[dir].store(1, std::memory_order_seq_cst);
+      mark_ready(pd_, static_cast<IoMode>(dir));
       throw_errno(err, op);
     }
     if (pd_ == nullptr) wait(dir, op);  // registered: the loop's first step waits
