@@ -129,6 +129,19 @@
 // flag that each sweep sets on every worker. Coroutines never started are
 // dropped. Workers stop when no coroutine is left.
 //
+// # I/O (src/corun/io/)
+// Readiness comes from one epoll instance per runtime (netpoll.hpp): a worker
+// out of local work polls it without blocking before it steals, and the last
+// worker to go idle while coroutines wait on I/O blocks in it instead of on
+// its futex (woken through an eventfd). The reads and writes themselves are
+// batched per worker (submit_ring.hpp): a coroutine that makes one while
+// others are runnable queues it in the worker's io_uring and parks; the
+// worker submits the batch in one system call at the end of its turn
+// (find_runnable, before anything else, and every 61st pick), the calls
+// complete inside it, and their coroutines are made runnable. A worker never
+// goes idle with calls queued, and the monitor submits for one that a single
+// coroutine has held for a whole period.
+//
 // # Runtime::wait() from a coroutine
 // A coroutine of this runtime waits for all the others: while it waits it is
 // counted apart in live_ (see wait_all), so that the count of the others
