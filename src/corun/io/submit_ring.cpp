@@ -54,6 +54,13 @@ void store_release(unsigned* p, unsigned v) noexcept {
   std::atomic_ref<unsigned>(*p).store(v, std::memory_order_release);
 }
 
+// call_of(): the RingCall an entry's user_data names (queue_*() put the
+// pointer there).
+RingCall* call_of(std::uint64_t user_data) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): a pointer's round trip
+  return reinterpret_cast<RingCall*>(user_data);
+}
+
 }  // namespace
 
 SubmitRing::~SubmitRing() { close(); }
@@ -190,7 +197,7 @@ void SubmitRing::give_up_queued(Coroutine**& tail) noexcept {
   state_ = State::kUnavailable;
   shared_fd_.store(-1, std::memory_order_seq_cst);
   for (unsigned i = load_acquire(sq_head_); i != sq_tail_; ++i) {
-    auto* call = reinterpret_cast<RingCall*>(sqes_[sq_array_[i & sq_mask_]].user_data);
+    auto* call = call_of(sqes_[sq_array_[i & sq_mask_]].user_data);
     call->result = kRingCallNotRun;
     --outstanding_;
     *tail = call->g;
@@ -215,7 +222,7 @@ void SubmitRing::collect(Coroutine**& tail) noexcept {
   const unsigned end = load_acquire(cq_tail_);
   for (; head != end; ++head) {
     const io_uring_cqe& e = cqes_[head & cq_mask_];
-    auto* call = reinterpret_cast<RingCall*>(e.user_data);
+    auto* call = call_of(e.user_data);
     call->result = e.res;
     --outstanding_;
     *tail = call->g;  // read before the caller wakes it: `call` is on its stack
