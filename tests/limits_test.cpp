@@ -28,7 +28,7 @@ using corun::test::Watchdog;
 
 // A quarter of a million coroutines parked at once (half in a channel
 // receive, half in a WaitGroup wait, with the default stack size), then all
-// released: some 80 GiB of stacks reserved in about 80 slabs, far more
+// released: 76 GiB of stacks reserved in about 80 slabs, far more
 // stacks than vm.max_map_count would allow mappings. Go parks a million
 // goroutines in ~2.7 GB; corun's stacks are reserved, not committed, so
 // this costs about a page each. A million took this test 100 s to 200 s
