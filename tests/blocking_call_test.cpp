@@ -26,18 +26,18 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using corun::test::Watchdog;
 
-// Pipe: an empty pipe, whose read end blocks until write_byte().
-struct Pipe {
+// BlockingPipe: an empty pipe, whose read end blocks until write_byte().
+struct BlockingPipe {
   int fd[2] = {-1, -1};
-  Pipe() {
+  BlockingPipe() {
     if (pipe(fd) != 0) throw std::runtime_error("pipe");
   }
-  ~Pipe() {
+  ~BlockingPipe() {
     close(fd[0]);
     close(fd[1]);
   }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
+  BlockingPipe(const BlockingPipe&) = delete;
+  BlockingPipe& operator=(const BlockingPipe&) = delete;
   // read_byte() blocks the calling thread until a byte arrives.
   char read_byte() const {
     char c = 0;
@@ -71,8 +71,8 @@ struct TickerRun {
 
 TickerRun run_ticker(corun::Runtime& rt, int blockers, bool use_blocking,
                      Clock::duration call = 1s) {
-  std::vector<std::unique_ptr<Pipe>> pipes;
-  for (int i = 0; i < blockers; ++i) pipes.push_back(std::make_unique<Pipe>());
+  std::vector<std::unique_ptr<BlockingPipe>> pipes;
+  for (int i = 0; i < blockers; ++i) pipes.push_back(std::make_unique<BlockingPipe>());
   std::atomic<int> reading{0};
   std::atomic<int> finished{0};
   std::atomic<Clock::rep> shortest{Clock::duration::max().count()};
@@ -225,7 +225,7 @@ TEST(BlockingCall, FromAPlainThreadIsAPlainCall) {
 TEST(BlockingCall, IsNotADeadlock) {
   Watchdog dog("a blocking call beside Runtime::wait() hung");
   corun::Runtime rt(corun::Config{.procs = 1});
-  Pipe p;
+  BlockingPipe p;
   std::atomic<bool> reading{false};
   rt.go([&] {
     reading = true;
@@ -245,7 +245,7 @@ TEST(BlockingCall, IsNotADeadlock) {
 TEST(BlockingCall, ShutdownWaitsForTheCallThenCancels) {
   Watchdog dog("destroying a runtime during a blocking call hung");
   std::optional<corun::Runtime> rt(std::in_place, corun::Config{.procs = 2});
-  Pipe p;
+  BlockingPipe p;
   std::atomic<bool> reading{false};
   std::atomic<bool> returned{false};
   std::atomic<bool> slept{false};

@@ -42,13 +42,13 @@ using ::testing::ContainsRegex;
 using ::testing::ExitedWithCode;
 using ::testing::HasSubstr;
 
-// Pipe is a pipe nobody writes until release().
-class Pipe {
+// HeldPipe is a pipe nobody writes until release().
+class HeldPipe {
  public:
-  Pipe() {
+  HeldPipe() {
     if (::pipe(fds_) != 0) ADD_FAILURE() << "pipe: " << std::strerror(errno);
   }
-  ~Pipe() {
+  ~HeldPipe() {
     ::close(fds_[0]);
     ::close(fds_[1]);
   }
@@ -82,7 +82,7 @@ INSTANTIATE_TEST_SUITE_P(Procs, FaultBlockingCall, ::testing::Values(2, 4),
 TEST_P(FaultBlockingCall, OthersKeepRunningOnTheRemainingWorkers) {
   Watchdog dog("coroutines stuck behind a worker blocked in read()", std::chrono::seconds(60));
   constexpr int kOthers = 64;
-  Pipe pipe;
+  HeldPipe pipe;
   std::atomic<bool> blocking{false};
   std::atomic<bool> returned{false};
   std::atomic<int> finished{0};

@@ -56,7 +56,7 @@ using corun::test::Watchdog;
 // ---------------------------------------------------------------------------
 // Seeds and randomness
 
-std::uint64_t splitmix(std::uint64_t x) {
+std::uint64_t mix_seed(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
@@ -66,7 +66,7 @@ std::uint64_t splitmix(std::uint64_t x) {
 // Rng is small and cheap to copy into a coroutine.
 struct Rng {
   std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(splitmix(seed) | 1) {}
+  explicit Rng(std::uint64_t seed) : s(mix_seed(seed) | 1) {}
   std::uint64_t next() {
     s ^= s << 13;
     s ^= s >> 7;

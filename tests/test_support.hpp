@@ -8,6 +8,7 @@
 //                     letting it hang until the CI's timeout (with every
 //                     thread's backtrace when CORUN_WATCHDOG_GDB is set).
 //   cpu_time()        this process's user + system CPU time.
+//   vm_size()         this process's virtual size in bytes.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -116,6 +118,14 @@ inline std::chrono::microseconds cpu_time() {
     return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
   };
   return us(ru.ru_utime) + us(ru.ru_stime);
+}
+
+// vm_size() is this process's virtual size in bytes (/proc/self/statm).
+inline std::size_t vm_size() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0;
+  statm >> pages;
+  return pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace corun::test

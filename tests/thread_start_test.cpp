@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -29,6 +28,7 @@
 
 namespace {
 
+using corun::test::vm_size;
 using ::testing::AllOf;
 using ::testing::ExitedWithCode;
 using ::testing::HasSubstr;
@@ -57,13 +57,6 @@ std::size_t thread_count() {
     ++n;
   }
   return n;
-}
-
-std::size_t vm_size() {
-  std::ifstream statm("/proc/self/statm");
-  std::size_t pages = 0;
-  statm >> pages;
-  return pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
 // expect_refused() constructs a Runtime that the system will not give all

@@ -161,9 +161,9 @@ TEST(WaitQueue, CancelRacingAWakerTakesEachWaiterOnce) {
 // where each coroutine costs tens of milliseconds on a loaded machine.
 constexpr int kMany = corun::test::kSanitized ? 100 : 5000;
 
-struct Counted {
+struct DestructionCount {
   std::atomic<int>& destroyed;
-  ~Counted() { destroyed.fetch_add(1); }
+  ~DestructionCount() { destroyed.fetch_add(1); }
 };
 
 TEST(WaitQueueShutdown, CancelsManyMutexWaiters) {
@@ -175,7 +175,7 @@ TEST(WaitQueueShutdown, CancelsManyMutexWaiters) {
   held.add(1);
   started.add(kMany);
   rt->go([&] {
-    Counted c{destroyed};
+    DestructionCount c{destroyed};
     std::lock_guard<corun::Mutex> lk(mu);
     held.done();
     corun::this_coroutine::sleep_for(1h);
@@ -183,7 +183,7 @@ TEST(WaitQueueShutdown, CancelsManyMutexWaiters) {
   held.wait();
   for (int i = 0; i < kMany; ++i) {
     rt->go([&] {
-      Counted c{destroyed};
+      DestructionCount c{destroyed};
       started.done();
       std::lock_guard<corun::Mutex> lk(mu);
     });
@@ -206,7 +206,7 @@ TEST(WaitQueueShutdown, CancelsManyWaitGroupWaitersAndForgetsThem) {
     started.add(kMany);
     for (int i = 0; i < kMany; ++i) {
       rt.go([&] {
-        Counted c{destroyed};
+        DestructionCount c{destroyed};
         started.done();
         never.wait();
       });
