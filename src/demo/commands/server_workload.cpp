@@ -99,6 +99,15 @@ void ServerRun::say(const std::string& who, const std::string& what) {
 }
 
 void ServerRun::fail(const std::string& who, const std::exception& e, TaskTally& tally) {
+  // After Ctrl-C the server's handlers and the clients stop on their own
+  // schedules, and one that stops closes its connection under the other
+  // (a client then reads "the server closed the connection"): a
+  // consequence of the interrupt, not an error of the run, which reports
+  // itself as interrupted (exit 130).
+  if (interrupted()) {
+    tally.fail();
+    return;
+  }
   std::string what = fmt::format("{}: {}", who, e.what());
   const auto* sys = dynamic_cast<const std::system_error*>(&e);
   if (sys != nullptr && sys->code() == std::errc::too_many_files_open) {
