@@ -41,12 +41,13 @@ namespace corun::detail {
 BlockingCall enter_blocking() noexcept {
   Worker* w = this_worker();
   if (w == nullptr || w->on_g0()) return {nullptr, nullptr, 0};
-  // Nothing of w is read after the store: from then on the monitor may give
-  // it to another thread.
   // The system calls queued by the worker's coroutines go first: they
   // would wait for the call, or for the monitor.
-  if (w->io_ring.busy()) [[unlikely]]
+  if (w->io_ring.busy()) [[unlikely]] {
     w->flush_io_ring();
+  }
+  // Nothing of w is read after the store: from then on the monitor may give
+  // it to another thread.
   Coroutine* g = w->current;
   const std::uint64_t call = ++w->blocking_calls;
   set_this_worker(nullptr);
