@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <initializer_list>
 #include <set>
 #include <sstream>
 #include <string>
@@ -32,17 +33,25 @@ using namespace std::chrono_literals;
 using corun::test::Watchdog;
 using ::testing::HasSubstr;
 
-// dump_when(): the dump, taken again until it contains `text` (the
-// coroutines need a moment to reach their waits); fails after 20 s. A group
-// line may carry its wait's length ("[sleep, 25 ms]"): `text` stops before.
-std::string dump_when(const corun::Runtime& rt, const std::string& text) {
+// dump_when(): the dump, taken again until it contains every one of
+// `texts` (the coroutines need a moment to reach their waits, and the live
+// count, a sum read while the workers hand their shares of it back, may be
+// off for that moment); fails after 20 s. A group line may carry its wait's
+// length ("[sleep, 25 ms]"): a text stops before.
+std::string dump_when(const corun::Runtime& rt, std::initializer_list<std::string> texts) {
+  auto has_all = [&](const std::string& d) {
+    for (const auto& t : texts) {
+      if (d.find(t) == std::string::npos) return false;
+    }
+    return true;
+  };
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   std::string dump = rt.coroutine_dump();
-  while (dump.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+  while (!has_all(dump) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
     dump = rt.coroutine_dump();
   }
-  EXPECT_THAT(dump, HasSubstr(text));
+  for (const auto& t : texts) EXPECT_THAT(dump, HasSubstr(t));
   return dump;
 }
 
@@ -72,11 +81,11 @@ TEST_P(DiagDump, ListsParkedCoroutinesWithReasonsBacktracesAndWaits) {
   for (int i = 0; i < 5; ++i) receivers.insert(rt.go([ch] { diag_test_wait_on_channel(ch); }));
   for (int i = 0; i < 3; ++i) sleepers.insert(rt.go([] { diag_test_sleep_long(); }));
 
-  (void)dump_when(rt, "5 coroutines [chan receive");
-  const std::string dump = dump_when(rt, "3 coroutines [sleep");
+  const std::string dump =
+      dump_when(rt, {"5 coroutines [chan receive", "3 coroutines [sleep",
+                     "8 live coroutines; 8 that have blocked at least once are listed"});
   EXPECT_EQ(ids_after(dump, "5 coroutines [chan receive"), receivers);
   EXPECT_EQ(ids_after(dump, "3 coroutines [sleep"), sleepers);
-  EXPECT_THAT(dump, HasSubstr("8 live coroutines; 8 that have blocked at least once are listed"));
 #if defined(__x86_64__) || defined(__aarch64__)
   // Each group's backtrace names the function its coroutines wait in.
   const auto recv_group = dump.find("5 coroutines [chan receive");
@@ -132,7 +141,7 @@ TEST(DiagDumpScale, HundredThousandParkedCoroutinesFormOneGroup) {
   // (snprintf: GCC 12 at -O3 takes std::string + for an overflow, bug 105651)
   char buf[64];
   std::snprintf(buf, sizeof buf, "%ld coroutines [chan receive", n);
-  (void)dump_when(rt, buf);
+  (void)dump_when(rt, {buf});
   std::snprintf(buf, sizeof buf, "%ld coroutines [chan receive, ", n);
   const std::string head = buf;
   const auto t0 = std::chrono::steady_clock::now();
