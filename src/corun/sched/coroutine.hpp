@@ -39,6 +39,9 @@ struct Coroutine {
   bool registered = false;  // in the registry of parked-at-least-once coroutines
   std::uint16_t live_shard = 0;
   std::uint8_t preempt_depth = 0;  // nesting of PreemptibleRegion (preempt.hpp)
+  // Between being preempted and being back from the switch that resumes it
+  // (Scheduler::preempt): the signal handler must not preempt it again.
+  bool preempting = false;
   // When a coroutine dump first saw this wait (ms since the runtime's
   // start, plus one), or 0: park() clears it (coroutine_dump.cpp).
   std::atomic<std::uint32_t> wait_seen_ms{0};

@@ -6,9 +6,13 @@
 // The signal handler switches coroutines on the interrupted coroutine's own
 // stack, inside the handler's frame. When that coroutine is resumed, maybe
 // on another worker thread, the handler returns and the kernel's sigreturn
-// restores every register from the frame. Three things must be right:
+// restores every register from the frame. Four things must be right:
 //   - SIGURG is unblocked before switching away, or the next coroutine on
 //     this thread could never be interrupted;
+//   - until the coroutine is back from that switch, no SIGURG preempts it
+//     again (Coroutine::preempting, see Scheduler::preempt): neither one
+//     pending when it is unblocked nor one landing while another worker
+//     switches to it;
 //   - sigreturn also restores the alternate signal stack recorded in the
 //     frame: it is rewritten to this thread's own before returning;
 //   - errno is saved and restored around the handler.
@@ -37,8 +41,16 @@ std::atomic<bool> g_async_preemption{false};
   const int saved_errno = errno;
   Worker* w = this_worker();
   Coroutine* g = w != nullptr ? w->running_coroutine() : nullptr;
-  if (g != nullptr && g->preempt_depth > 0 && t_preempt_requested.load(std::memory_order_relaxed) &&
-      !fatal_in_progress()) {
+  // (Not a coroutine still coming back from its last preemption: see
+  // Scheduler::preempt.)
+  if (g != nullptr && g->preempt_depth > 0 && !g->preempting &&
+      t_preempt_requested.load(std::memory_order_relaxed) && !fatal_in_progress()) {
+    // Marked before SIGURG is unblocked: one already pending would be taken
+    // at once, inside this handler, and would switch the coroutine away
+    // before the preempt() below, which would then run, perhaps on another
+    // thread, with this thread's worker `w`.
+    g->preempting = true;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     sigset_t urg;
     sigemptyset(&urg);
     sigaddset(&urg, SIGURG);

@@ -218,9 +218,22 @@ void Scheduler::yield(Worker& w) {
   give_up(w, PostSwitch::kRequeue);
 }
 
+// preempt(): while a preempted coroutine is away, and until the switch that
+// resumes it has finished (its post-switch step included), it is marked
+// `preempting`. Its worker's `current` names it from the moment that switch
+// begins, on the stack of the coroutine leaving, so a SIGURG landing then
+// would otherwise take it for a coroutine running in its region and switch
+// it out a second time in the middle of the first switch: the post-switch
+// step still pending (the leaving coroutine's requeue or park commit) would
+// be overwritten and that coroutine lost.
 void Scheduler::preempt(Worker& w, bool from_signal) {
   if (!from_signal && shutting_down()) throw Cancelled{};
+  Coroutine* g = w.current;
+  g->preempting = true;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   give_up(w, PostSwitch::kPreempt);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  g->preempting = false;
 }
 
 // give_up() moves the running coroutine to the back of the run queue and
