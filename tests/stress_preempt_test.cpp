@@ -44,7 +44,7 @@ int preempt_stress_rounds() {
 
 class StressPreemption : public ::testing::TestWithParam<int> {};
 
-INSTANTIATE_TEST_SUITE_P(Procs, StressPreemption, ::testing::Values(1, 2, 4),
+INSTANTIATE_TEST_SUITE_P(StressProcs, StressPreemption, ::testing::Values(1, 2, 4),
                          [](const auto& info) { return "procs" + std::to_string(info.param); });
 
 // spin_checked() spins until `stop`, keeping two running sums whose relation
