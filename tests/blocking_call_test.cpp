@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -181,6 +182,40 @@ TEST(BlockingCall, ReturnsTheResult) {
   });
   rt.wait();
   EXPECT_EQ(target, 7);
+}
+
+// errno_of_this_thread() reads errno where the calling thread keeps it,
+// found anew at every call (errno's accessor is declared const, so the
+// compiler could reuse the address from before a move between threads).
+[[gnu::noipa]] int errno_of_this_thread() { return errno; }
+// thread_now() is the calling thread's id, found anew likewise (pthread_self
+// is declared const too).
+[[gnu::noipa]] std::thread::id thread_now() { return std::this_thread::get_id(); }
+
+// errno is as the call left it, also when the call was handed off and the
+// coroutine goes on on another thread (whose errno is its own).
+TEST(BlockingCall, ErrnoComesBackFromAHandedOffCall) {
+  corun::Runtime rt(corun::Config{.procs = 1});
+  std::atomic<bool> moved{false}, done{false};
+  std::atomic<int> after{0};
+  rt.go([&] {
+    const auto before = thread_now();
+    corun::blocking([] {
+      std::this_thread::sleep_for(50ms);  // the monitor hands the worker off meanwhile
+      errno = 4242;
+    });
+    after = errno_of_this_thread();
+    moved = thread_now() != before;
+    done = true;
+  });
+  // Keeps the worker busy until then, so that the call's thread cannot take
+  // it back when the call returns: the coroutine goes on where the worker is.
+  rt.go([&] {
+    while (!done.load()) corun::preempt_point();
+  });
+  rt.wait();
+  ASSERT_TRUE(moved.load()) << "the call was not handed off: the test proves nothing";
+  EXPECT_EQ(after.load(), 4242);
 }
 
 TEST(BlockingCall, PropagatesTheException) {

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -112,6 +113,61 @@ TEST_P(StressPreemption, SignalsDuringSwitchesLoseNoCoroutine) {
     EXPECT_EQ(finished.load(), kSpinners + 2 * kPairs + kSleepers);
     EXPECT_EQ(bad_sums.load(), 0) << "a region spinner's registers were restored wrong";
     EXPECT_GT(trips.load(), 0) << "the ping-pong pairs never ran beside the spinners";
+  }
+}
+
+// A coroutine switched out by the signal handler resumes inside that
+// handler, often on another worker thread. The handler must not then
+// restore errno where it read it on entry: that is the first thread's
+// errno, which another coroutine is using by then. Checkers set errno and
+// read it back while the region spinners are preempted beside them; the
+// checkers never switch nor enter a region between the two, so only a write
+// from another thread can change what they read.
+// this_threads_errno() is where errno of the calling thread lives, found
+// anew at every call: the compiler may not reuse one thread's answer after
+// the coroutine moved to another (errno's own accessor is declared const).
+[[gnu::noipa]] int* this_threads_errno() { return &errno; }
+
+TEST_P(StressPreemption, HandlerLeavesOtherThreadsErrnoAlone) {
+#if defined(CORUN_SANITIZE_THREAD)
+  GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
+#endif
+  const int procs = GetParam();
+  if (procs == 1) GTEST_SKIP() << "needs a second worker thread to resume on";
+  constexpr int kSpinners = 8;
+  constexpr int kCheckers = 2;
+  constexpr auto kRun = 400ms;
+  Watchdog dog("errno checkers beside region spinners did not all finish", 120s);
+  for (int round = 0; round < preempt_stress_rounds(); ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    corun::Runtime rt({.procs = procs, .time_slice = 200us});
+    std::atomic<bool> stop{false};
+    std::atomic<long> checks{0}, changed{0};
+    for (int i = 0; i < kSpinners; ++i) {
+      rt.go([&] { corun::preemptible([&] { return spin_checked(stop); }); });
+    }
+    for (int c = 0; c < kCheckers; ++c) {
+      rt.go([&, c] {
+        const int mine = 100000 + c;
+        while (!stop.load(std::memory_order_relaxed)) {
+          int* const err = this_threads_errno();  // after the yield: maybe a new thread
+          for (int k = 0; k < 1000; ++k) {
+            *err = mine;
+            for (int i = 0; i < 200; ++i) asm volatile("" ::: "memory");
+            if (*err != mine) changed.fetch_add(1, std::memory_order_relaxed);
+            checks.fetch_add(1, std::memory_order_relaxed);
+          }
+          corun::this_coroutine::yield();
+        }
+      });
+    }
+    std::this_thread::sleep_for(kRun);
+    stop.store(true);
+    rt.wait();
+    EXPECT_GT(checks.load(), 0);
+    EXPECT_EQ(changed.load(), 0) << "errno changed under a coroutine that neither switched nor "
+                                    "made a call, out of "
+                                 << checks.load() << " checks";
   }
 }
 

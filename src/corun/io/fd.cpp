@@ -20,6 +20,7 @@
 #include "corun/io/poll_desc.hpp"
 #include "corun/io/submit_ring.hpp"
 #include "corun/io/sys_io.hpp"
+#include "corun/os/thread_errno.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sched/wait_timer.hpp"
 #include "corun/sync/cancel.hpp"
@@ -243,7 +244,7 @@ bool try_batched(int fd, const Fd::BatchCall& b, long& result, bool& drained) {
   const long r = q.call.result;
   if (r == detail::kRingCallNotRun) return false;
   if (r < 0) {
-    errno = static_cast<int>(-r);
+    detail::set_thread_errno(static_cast<int>(-r));  // (parked: maybe another thread)
     result = -1;
     return true;
   }
@@ -364,7 +365,7 @@ long Fd::perform(int dir, const char* op, Call call, void* ctx, const BatchCall*
       if (!drained) mark_ready(pd_, static_cast<IoMode>(dir));
       return r;
     }
-    const int err = errno;
+    const int err = detail::thread_errno();  // (the loop may have parked: see thread_errno.hpp)
     if (err == EINTR) {
       mark_ready(pd_, static_cast<IoMode>(dir));
       continue;

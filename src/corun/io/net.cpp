@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "corun/io/sys_io.hpp"
+#include "corun/os/thread_errno.hpp"
 
 namespace corun::net {
 
@@ -126,7 +127,9 @@ TcpStream TcpStream::connect(const Address& to, std::chrono::nanoseconds timeout
       fd.set_ready(1, false);
       int err = 0;
       socklen_t len = sizeof err;
-      if (getsockopt(fd.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (getsockopt(fd.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        err = detail::thread_errno();  // after the wait: maybe another thread
+      }
       if (err != 0 && err != EINPROGRESS && err != EALREADY && err != EINTR) {
         throw_errno(err, "connect");
       }

@@ -15,7 +15,9 @@
 //     switches to it;
 //   - sigreturn also restores the alternate signal stack recorded in the
 //     frame: it is rewritten to this thread's own before returning;
-//   - errno is saved and restored around the handler.
+//   - errno is saved and restored around the handler, on the thread that
+//     runs each part of it: after a switch, the first thread's errno belongs
+//     to whatever runs there now.
 #include "corun/preempt.hpp"
 
 #include <pthread.h>
@@ -36,6 +38,20 @@ namespace {
 
 std::atomic<bool> g_async_preemption{false};
 
+// finish_resumed_handler() is the end of the handler of a coroutine that
+// it switched out, run when that coroutine is resumed, maybe on another
+// thread: with that thread's altstack and errno. Not inlined into the
+// handler, whose own errno is the first thread's: errno's accessor is
+// declared const, so the compiler may reuse the address it returned there,
+// and writing that after a move would change the errno of another
+// coroutine, which by then runs on the first thread.
+[[gnu::noipa]] void finish_resumed_handler(void* uctx) noexcept {
+  const int saved_errno = errno;
+  stack_t own;
+  if (sigaltstack(nullptr, &own) == 0) static_cast<ucontext_t*>(uctx)->uc_stack = own;
+  errno = saved_errno;
+}
+
 // Unused under TSan (see install_preempt_signal).
 [[maybe_unused]] void on_preempt_signal(int, siginfo_t*, void* uctx) {
   const int saved_errno = errno;
@@ -43,24 +59,23 @@ std::atomic<bool> g_async_preemption{false};
   Coroutine* g = w != nullptr ? w->running_coroutine() : nullptr;
   // (Not a coroutine still coming back from its last preemption: see
   // Scheduler::preempt.)
-  if (g != nullptr && g->preempt_depth > 0 && !g->preempting &&
-      t_preempt_requested.load(std::memory_order_relaxed) && !fatal_in_progress()) {
-    // Marked before SIGURG is unblocked: one already pending would be taken
-    // at once, inside this handler, and would switch the coroutine away
-    // before the preempt() below, which would then run, perhaps on another
-    // thread, with this thread's worker `w`.
-    g->preempting = true;
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    sigset_t urg;
-    sigemptyset(&urg);
-    sigaddset(&urg, SIGURG);
-    pthread_sigmask(SIG_UNBLOCK, &urg, nullptr);
-    w->sched.preempt(*w, /*from_signal=*/true);
-    // Resumed, perhaps on another thread: keep that thread's own altstack.
-    stack_t own;
-    if (sigaltstack(nullptr, &own) == 0) static_cast<ucontext_t*>(uctx)->uc_stack = own;
+  if (g == nullptr || g->preempt_depth == 0 || g->preempting ||
+      !t_preempt_requested.load(std::memory_order_relaxed) || fatal_in_progress()) {
+    errno = saved_errno;
+    return;
   }
-  errno = saved_errno;
+  // Marked before SIGURG is unblocked: one already pending would be taken
+  // at once, inside this handler, and would switch the coroutine away
+  // before the preempt() below, which would then run, perhaps on another
+  // thread, with this thread's worker `w`.
+  g->preempting = true;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  sigset_t urg;
+  sigemptyset(&urg);
+  sigaddset(&urg, SIGURG);
+  pthread_sigmask(SIG_UNBLOCK, &urg, nullptr);
+  w->sched.preempt(*w, /*from_signal=*/true);
+  finish_resumed_handler(uctx);
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "corun/blocking.hpp"
+#include "corun/os/thread_errno.hpp"
 #include "corun/sched/machine.hpp"
 #include "corun/sched/scheduler.hpp"
 #include "corun/sched/spare_threads.hpp"
@@ -63,8 +64,12 @@ void leave_blocking(const BlockingCall& c) noexcept {
     set_this_worker(w);
     return;
   }
-  // The monitor gave the worker away; w->sched is fixed for life.
+  // The monitor gave the worker away; w->sched is fixed for life. The
+  // coroutine goes on on whichever worker is free, maybe on another thread:
+  // errno goes with it, as the call left it.
+  const int err = thread_errno();
   w->sched.resume_without_worker(static_cast<Coroutine*>(c.coroutine));
+  set_thread_errno(err);
 }
 
 // should_retake(): Go's rule. A worker whose thread is in a blocking call is
