@@ -6,9 +6,11 @@
 //   corun::go([&] { auto c = ln.accept(); char b[512]; c.write_all(b, c.read(b, sizeof b)); });
 //   auto s = corun::net::TcpStream::connect("127.0.0.1", ln.local_address().port());
 //
-// Addresses are numeric (IPv4 "127.0.0.1", IPv6 "::1" or "[::1]"; "" and
-// "localhost" as "127.0.0.1"): no name lookup, which would block the worker.
-// Streams have TCP_NODELAY on (as Go's). Errors: io.hpp.
+// Hosts are numeric addresses (IPv4 "127.0.0.1", IPv6 "::1" or "[::1]"; ""
+// and "localhost" as "127.0.0.1") or names, looked up with getaddrinfo(3)
+// inside corun::blocking() so that the worker's other coroutines run while
+// a DNS server answers (resolve() below). Streams have TCP_NODELAY on (as
+// Go's). Errors: io.hpp; a failed lookup, resolver_category().
 #pragma once
 
 #include <sys/socket.h>
@@ -16,8 +18,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 #include "corun/io.hpp"
 
@@ -27,9 +32,11 @@ namespace corun::net {
 class Address {
  public:
   Address() noexcept = default;
-  // parse() throws std::invalid_argument for anything but a numeric address.
+  // parse() throws std::invalid_argument for anything but a numeric address
+  // (no lookup: resolve() looks names up).
   static Address parse(std::string_view host, std::uint16_t port);
   std::uint16_t port() const noexcept;
+  void set_port(std::uint16_t port) noexcept;
   bool is_ipv6() const noexcept { return storage_.ss_family == AF_INET6; }
   std::string to_string() const;  // "127.0.0.1:8080", "[::1]:8080"
 
@@ -43,6 +50,17 @@ class Address {
   socklen_t size_ = 0;
 };
 
+// resolve(): the addresses of `host` with `port`, in the order to try them
+// (getaddrinfo's, duplicates left out). A numeric address, "" or
+// "localhost" is parsed without a lookup; any other name is looked up inside
+// corun::blocking() (from a plain thread, a plain call). A name without
+// addresses throws std::system_error in resolver_category() ("lookup
+// name.invalid: Name or service not known"); a host with a NUL byte,
+// std::invalid_argument.
+std::vector<Address> resolve(std::string_view host, std::uint16_t port);
+// resolver_category(): the error category of getaddrinfo's EAI_* codes.
+const std::error_category& resolver_category() noexcept;
+
 class TcpStream {
  public:
   TcpStream() noexcept = default;
@@ -50,6 +68,12 @@ class TcpStream {
   // std::errc::timed_out when the connection is not made in time.
   static TcpStream connect(const Address& to,
                            std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
+  // To a list: each address in turn until one connects, each attempt given
+  // an equal share of the timeout left (at least 2 s of it), as Go's
+  // dialer; all failing, what the first attempt threw.
+  static TcpStream connect(std::span<const Address> to,
+                           std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
+  // To a host: connect(resolve(host, port), timeout).
   static TcpStream connect(std::string_view host, std::uint16_t port,
                            std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
   // Adopts a connected stream socket (io::Fd's rules; TCP_NODELAY not touched).
@@ -92,7 +116,7 @@ class TcpListener {
  public:
   TcpListener() noexcept = default;
   // listen(): port 0 picks a free port (local_address() says which).
-  // SO_REUSEADDR is on, as Go's.
+  // SO_REUSEADDR is on, as Go's. A host name: its first address.
   static TcpListener listen(const Address& at, int backlog = SOMAXCONN);
   static TcpListener listen(std::string_view host, std::uint16_t port, int backlog = SOMAXCONN);
 

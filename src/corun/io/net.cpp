@@ -10,9 +10,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "corun/io/sys_io.hpp"
 #include "corun/os/thread_errno.hpp"
@@ -61,14 +63,15 @@ Address Address::parse(std::string_view host, std::uint16_t port) {
   std::string_view v = host;
   if (v.empty() || v == "localhost") v = "127.0.0.1";
   if (v.size() >= 2 && v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
-  const std::string h(v);  // inet_pton wants a terminated string
+  const std::string h(v);  // inet_pton wants a terminated string: no NUL inside
+  const bool one_string = h.find('\0') == std::string::npos;
   auto* v4 = reinterpret_cast<sockaddr_in*>(a.data());
   auto* v6 = reinterpret_cast<sockaddr_in6*>(a.data());
-  if (inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
+  if (one_string && inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
     a.size_ = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+  } else if (one_string && inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
     a.size_ = sizeof(sockaddr_in6);
@@ -77,6 +80,14 @@ Address Address::parse(std::string_view host, std::uint16_t port) {
                                 std::string(host) + "\"");
   }
   return a;
+}
+
+void Address::set_port(std::uint16_t port) noexcept {
+  if (storage_.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&storage_)->sin_port = htons(port);
+  } else if (storage_.ss_family == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
+  }
 }
 
 std::uint16_t Address::port() const noexcept {
@@ -110,7 +121,8 @@ std::string Address::to_string() const {
 
 TcpStream TcpStream::connect(std::string_view host, std::uint16_t port,
                              std::chrono::nanoseconds timeout) {
-  return connect(Address::parse(host, port), timeout);
+  const std::vector<Address> to = resolve(host, port);
+  return connect(std::span<const Address>(to), timeout);
 }
 
 TcpStream TcpStream::connect(const Address& to, std::chrono::nanoseconds timeout) {
@@ -223,7 +235,7 @@ Address TcpStream::peer_address() const {
 // TcpListener
 
 TcpListener TcpListener::listen(std::string_view host, std::uint16_t port, int backlog) {
-  return listen(Address::parse(host, port), backlog);
+  return listen(resolve(host, port).front(), backlog);
 }
 
 TcpListener TcpListener::listen(const Address& at, int backlog) {
