@@ -116,6 +116,55 @@ TEST_P(StressPreemption, SignalsDuringSwitchesLoseNoCoroutine) {
   }
 }
 
+// Region spinners preempted beside coroutines whose blocking() calls are
+// handed off: a worker moves to another thread while signals aim at it
+// (the monitor signals the thread that runs the worker now; the thread left
+// in the call is outside the runtime and ignores one).
+TEST_P(StressPreemption, SignalsBesideHandOffsLoseNoCoroutine) {
+#if defined(CORUN_SANITIZE_THREAD)
+  GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
+#endif
+  const int procs = GetParam();
+  constexpr int kSpinners = 6;
+  constexpr int kBlockers = 3;
+  constexpr auto kRun = 400ms;
+  Watchdog dog("region spinners beside blocking calls did not all finish", 120s);
+  for (int round = 0; round < preempt_stress_rounds(); ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    corun::Runtime rt({.procs = procs, .time_slice = 200us});
+    std::atomic<bool> stop{false};
+    std::atomic<int> finished{0}, bad_sums{0};
+    std::atomic<long> calls{0};
+    for (int i = 0; i < kSpinners; ++i) {
+      rt.go([&] {
+        if (!corun::preemptible([&] { return spin_checked(stop); })) bad_sums.fetch_add(1);
+        finished.fetch_add(1);
+      });
+    }
+    for (int b = 0; b < kBlockers; ++b) {
+      rt.go([&, b] {
+        for (int k = 0; !stop.load(std::memory_order_relaxed); ++k) {
+          // Mostly short calls, now and then one long enough to be handed off.
+          const auto lasts = (k + b) % 4 == 0 ? 2ms : 20us;
+          const int got = corun::blocking([&] {
+            std::this_thread::sleep_for(lasts);
+            return k;
+          });
+          if (got != k) bad_sums.fetch_add(1);
+          calls.fetch_add(1, std::memory_order_relaxed);
+        }
+        finished.fetch_add(1);
+      });
+    }
+    std::this_thread::sleep_for(kRun);
+    stop.store(true);
+    rt.wait();
+    EXPECT_EQ(finished.load(), kSpinners + kBlockers);
+    EXPECT_EQ(bad_sums.load(), 0);
+    EXPECT_GT(calls.load(), 0);
+  }
+}
+
 // A coroutine switched out by the signal handler resumes inside that
 // handler, often on another worker thread. The handler must not then
 // restore errno where it read it on entry: that is the first thread's

@@ -5,7 +5,7 @@
 
 namespace corun::detail {
 
-int thread_errno() noexcept { return errno; }
-void set_thread_errno(int value) noexcept { errno = value; }
+CORUN_OPAQUE_CALL int thread_errno() noexcept { return errno; }
+CORUN_OPAQUE_CALL void set_thread_errno(int value) noexcept { errno = value; }
 
 }  // namespace corun::detail

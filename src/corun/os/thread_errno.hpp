@@ -10,9 +10,17 @@
 // or be preempted between one use of errno and the next.
 #pragma once
 
+// (Defined in their own file; the attribute keeps a link-time optimiser
+// from looking inside them. Clang knows no noipa: noinline is its nearest.)
+#if defined(__clang__)
+#define CORUN_OPAQUE_CALL [[gnu::noinline]]
+#else
+#define CORUN_OPAQUE_CALL [[gnu::noipa]]
+#endif
+
 namespace corun::detail {
 
-[[gnu::noipa]] int thread_errno() noexcept;
-[[gnu::noipa]] void set_thread_errno(int value) noexcept;
+CORUN_OPAQUE_CALL int thread_errno() noexcept;
+CORUN_OPAQUE_CALL void set_thread_errno(int value) noexcept;
 
 }  // namespace corun::detail

@@ -27,6 +27,7 @@
 #include <mutex>
 
 #include "corun/diag/fatal.hpp"
+#include "corun/os/thread_errno.hpp"
 #include "corun/sched/preempt_signal.hpp"
 #include "corun/sched/scheduler.hpp"
 
@@ -40,16 +41,16 @@ std::atomic<bool> g_async_preemption{false};
 
 // finish_resumed_handler() is the end of the handler of a coroutine that
 // it switched out, run when that coroutine is resumed, maybe on another
-// thread: with that thread's altstack and errno. Not inlined into the
-// handler, whose own errno is the first thread's: errno's accessor is
-// declared const, so the compiler may reuse the address it returned there,
-// and writing that after a move would change the errno of another
+// thread: with that thread's altstack and errno, read through
+// thread_errno(). errno as such would do no good here: its accessor is
+// declared const, so the compiler may reuse the address the handler got on
+// entry, and writing that after a move would change the errno of another
 // coroutine, which by then runs on the first thread.
-[[gnu::noipa]] void finish_resumed_handler(void* uctx) noexcept {
-  const int saved_errno = errno;
+void finish_resumed_handler(void* uctx) noexcept {
+  const int saved_errno = thread_errno();
   stack_t own;
   if (sigaltstack(nullptr, &own) == 0) static_cast<ucontext_t*>(uctx)->uc_stack = own;
-  errno = saved_errno;
+  set_thread_errno(saved_errno);
 }
 
 // Unused under TSan (see install_preempt_signal).
