@@ -465,6 +465,47 @@ TEST(NetIoErrors, Ipv6Loopback) {
 }
 
 // The tracer names the wait.
+// One request-response exchange at procs 2: the worker that polls and finds
+// the other end's coroutine ready runs it itself and wakes no idle worker
+// for it (Go's findrunnable does the same), so the two coroutines take turns
+// on one worker and the other sleeps. A wake-up per poll made the idle
+// worker wake, find nothing and sleep again: the worker threads slept twice
+// per round trip (8,000 times in 4,000), and a round trip took twice Go's
+// time. Counted as the worker threads' sleeps, which do not depend on the
+// load.
+TEST(NetIoWakeups, ARequestResponsePairDoesNotWakeTheIdleWorker) {
+  Watchdog dog("a ping-pong over one connection did not finish");
+  constexpr int kTrips = 4000;
+  long slept = -1;
+  {
+    corun::Runtime rt({.procs = 2});
+    auto worker_sleeps = [] {
+      return corun::test::voluntary_switches("corun-w0") +
+             corun::test::voluntary_switches("corun-w1");
+    };
+    rt.go([&] {
+      Pair p = connected_pair();
+      corun::go([s = std::move(p.server)]() mutable {
+        char b[64];
+        for (std::size_t k; (k = s.read(b, sizeof b)) > 0;) s.write_all(b, k);
+      });
+      char b[64] = {};
+      p.client.write_all(b, sizeof b);  // (the first trip starts both ends)
+      p.client.read_exact(b, sizeof b);
+      const long before = worker_sleeps();
+      for (int i = 1; i < kTrips; ++i) {
+        p.client.write_all(b, sizeof b);
+        p.client.read_exact(b, sizeof b);
+      }
+      slept = worker_sleeps() - before;
+    });
+    rt.wait();
+  }
+  ASSERT_GE(slept, 0) << "the worker threads were not found by name";
+  EXPECT_LT(slept, kTrips / 10) << "worker threads slept " << slept << " times in " << kTrips
+                                << " round trips";
+}
+
 TEST(NetIoTrace, IoWaitReason) {
   corun::Runtime rt({.procs = 1, .trace = true});
   rt.go([] {

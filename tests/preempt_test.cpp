@@ -6,8 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -64,22 +62,6 @@ void alternate_on_one_worker(bool async) {
   alternate_on(rt, async);
 }
 
-// voluntary_switches() is how many times this process's thread named
-// `name` has gone to sleep, or -1 when there is no such thread.
-long voluntary_switches(const std::string& name) {
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string thread_name;
-    if (!std::getline(comm, thread_name) || thread_name != name) continue;
-    std::ifstream status(task.path() / "status");
-    for (std::string key; status >> key;) {
-      long value = 0;
-      if (key == "voluntary_ctxt_switches:" && status >> value) return value;
-    }
-  }
-  return -1;
-}
-
 TEST(Preemption, TestPreemptionCooperative) { alternate_on_one_worker(false); }
 
 // The monitor sleeps while every worker is idle, as Go parks sysmon: with a
@@ -91,15 +73,15 @@ TEST(Preemption, MonitorSleepsWhileIdleAndWakesForWork) {
   // the worker may take a while to park, but a monitor that polled an idle
   // runtime (every 0.5 ms: ~400 wake-ups a window) would fail every window.
   // The monitor names its thread once it runs: wait for that first.
-  for (int i = 0; i < 500 && voluntary_switches("corun-monitor") < 0; ++i) {
+  for (int i = 0; i < 500 && corun::test::voluntary_switches("corun-monitor") < 0; ++i) {
     std::this_thread::sleep_for(10ms);
   }
   long fewest = -1;
   for (int window = 0; window < 5 && (fewest < 0 || fewest >= 20); ++window) {
-    const long before = voluntary_switches("corun-monitor");
+    const long before = corun::test::voluntary_switches("corun-monitor");
     ASSERT_GE(before, 0) << "no thread named corun-monitor";
     std::this_thread::sleep_for(200ms);
-    const long woke = voluntary_switches("corun-monitor") - before;
+    const long woke = corun::test::voluntary_switches("corun-monitor") - before;
     if (fewest < 0 || woke < fewest) fewest = woke;
   }
   EXPECT_LT(fewest, 20) << "the monitor polled an idle runtime (every 0.5 ms would be ~400 times)";

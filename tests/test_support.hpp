@@ -9,6 +9,8 @@
 //                     thread's backtrace when CORUN_WATCHDOG_GDB is set).
 //   cpu_time()        this process's user + system CPU time.
 //   vm_size()         this process's virtual size in bytes.
+//   voluntary_switches(name)
+//                     how often this process's thread of that name slept.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -126,6 +129,23 @@ inline std::size_t vm_size() {
   std::size_t pages = 0;
   statm >> pages;
   return pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// voluntary_switches() is how many times this process's thread named
+// `name` has gone to sleep (blocked in the kernel), or -1 when there is no
+// such thread.
+inline long voluntary_switches(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    if (!std::getline(comm, thread_name) || thread_name != name) continue;
+    std::ifstream status(task.path() / "status");
+    for (std::string key; status >> key;) {
+      long value = 0;
+      if (key == "voluntary_ctxt_switches:" && status >> value) return value;
+    }
+  }
+  return -1;
 }
 
 }  // namespace corun::test

@@ -163,12 +163,17 @@ Coroutine* NetPoller::poll(std::int64_t timeout_ns, bool blocker) noexcept {
   return chain;
 }
 
-void NetPoller::make_runnable(Coroutine* chain) noexcept {
+void NetPoller::make_runnable(Coroutine* chain, bool first_here) noexcept {
   while (chain != nullptr) {
     Coroutine* g = chain;
     chain = g->next;
     g->next = nullptr;
-    unpark(g);
+    if (first_here && !g->is_thread) {
+      g->sched->ready_here(g);  // (its own runtime: off it, as any waker from outside)
+      first_here = false;
+    } else {
+      unpark(g);
+    }
   }
 }
 
@@ -176,7 +181,7 @@ bool NetPoller::poll_ready() {
   if (!waiting() || blocker_.load(std::memory_order_relaxed) != nullptr) return false;
   Coroutine* chain = poll(0, false);
   if (chain == nullptr) return false;
-  make_runnable(chain);
+  make_runnable(chain, /*first_here=*/true);
   return true;
 }
 

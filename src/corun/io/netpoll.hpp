@@ -59,7 +59,14 @@ class NetPoller {
   // it has left the idle list (make_runnable).
   bool block(Worker& w, std::int64_t deadline, const std::atomic<bool>& stopping,
              Coroutine*& ready);
-  void make_runnable(Coroutine* chain) noexcept;
+  // make_runnable(): every coroutine of `chain` (and plain thread) is woken.
+  // With `first_here`, the calling worker, out of work, runs the first
+  // coroutine next: it wakes no idle worker for that one (ready_here), only
+  // for the rest. A worker that polls and finds one ready coroutine, as in
+  // a request-response exchange, would otherwise wake another worker that
+  // finds nothing to do, once per poll (two futex calls and a thread
+  // wake-up per hop).
+  void make_runnable(Coroutine* chain, bool first_here = false) noexcept;
   // wake(): `w` was taken off the idle list: interrupt its epoll_wait if
   // it is the one blocked there. interrupt() does it for whoever is.
   void wake(const Worker& w) noexcept {

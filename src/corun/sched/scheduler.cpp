@@ -133,7 +133,11 @@
 // Readiness comes from one epoll instance per runtime (netpoll.hpp): a worker
 // out of local work polls it without blocking before it steals, and the last
 // worker to go idle while coroutines wait on I/O blocks in it instead of on
-// its futex (woken through an eventfd). The reads and writes themselves are
+// its futex (woken through an eventfd). A worker that polls, either way, runs
+// the first coroutine it found ready itself and wakes idle workers only for
+// the rest (ready_here, as Go's findrunnable): with one request-response
+// pair, a wake-up for the first would wake the other worker twice per round
+// trip to find nothing. The reads and writes themselves are
 // batched per worker (submit_ring.hpp): a coroutine that makes one while
 // others are runnable queues it in the worker's io_uring and parks; the
 // worker submits the batch in one system call at the end of its turn
@@ -304,7 +308,11 @@ Scheduler::~Scheduler() {
 // announced wakers (wait_for_fast_wakers) before its first pin. Either the
 // waker sees shutting_down_ and takes the CAS path, or shutdown sees it
 // announced and waits. The CAS it saves was a fifth of a channel hand-off.
-void Scheduler::ready(Coroutine* g) noexcept {
+void Scheduler::ready(Coroutine* g) noexcept { make_ready(g, /*wake_idle=*/true); }
+
+void Scheduler::ready_here(Coroutine* g) noexcept { make_ready(g, /*wake_idle=*/false); }
+
+void Scheduler::make_ready(Coroutine* g, bool wake_idle) noexcept {
   Worker* w = this_worker();
   const bool on_worker = w != nullptr && &w->sched == this;
   if (!on_worker) {
@@ -328,6 +336,7 @@ void Scheduler::ready(Coroutine* g) noexcept {
   if (on_worker && !w->chaos_roll(4)) {
     w->put(g, /*next=*/true);
     if (config_.procs == 1) return;  // the only worker is this one, and busy
+    if (!wake_idle) return;          // this worker runs it next
     // Under chaos, now and then the wake-up that I3's race can lose is lost.
     if (w->chaos_roll(8)) return;
   } else {
@@ -527,7 +536,7 @@ void Scheduler::park_worker(Worker& w) {
     if (stopping_.load(std::memory_order_acquire)) break;
   }
   leave_idle_list();
-  netpoll_.make_runnable(io_ready);
+  netpoll_.make_runnable(io_ready, /*first_here=*/true);
 }
 
 Coroutine* Scheduler::find_runnable(Worker& w) {

@@ -70,6 +70,11 @@ class Scheduler {
 
   // ready() makes a parked coroutine runnable (Go's goready).
   void ready(Coroutine* g) noexcept;
+  // ready_here() is ready() for a coroutine that the calling worker, out of
+  // work, runs next (the first of what its poll found): no idle worker is
+  // woken for it, as Go's findrunnable returns the first goroutine of a
+  // poll itself and wakes others only for the rest.
+  void ready_here(Coroutine* g) noexcept;
 
   // Plain threads blocked in corun waits (for deadlock detection): begin
   // before the waiter becomes findable, end when it is woken, and check once
@@ -146,6 +151,8 @@ class Scheduler {
   Coroutine* steal_work(Worker& w) noexcept;
   Coroutine* steal_from(Worker& w, Worker& victim, bool take_runnext) noexcept;
   void ready_from_outside(Coroutine* g) noexcept;
+  // make_ready(): ready() and ready_here() (wake_idle false).
+  [[gnu::always_inline]] inline void make_ready(Coroutine* g, bool wake_idle) noexcept;
   void leave_parked(Coroutine* g) noexcept;
   void wait_for_fast_wakers() noexcept;
   bool any_work_visible() const noexcept;
