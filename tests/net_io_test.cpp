@@ -464,7 +464,6 @@ TEST(NetIoErrors, Ipv6Loopback) {
   });
 }
 
-// The tracer names the wait.
 // One request-response exchange at procs 2: the worker that polls and finds
 // the other end's coroutine ready runs it itself and wakes no idle worker
 // for it (Go's findrunnable does the same), so the two coroutines take turns
@@ -506,6 +505,7 @@ TEST(NetIoWakeups, ARequestResponsePairDoesNotWakeTheIdleWorker) {
                                 << " round trips";
 }
 
+// The tracer names the wait.
 TEST(NetIoTrace, IoWaitReason) {
   corun::Runtime rt({.procs = 1, .trace = true});
   rt.go([] {
