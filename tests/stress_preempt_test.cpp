@@ -177,12 +177,17 @@ TEST_P(StressPreemption, SignalsBesideHandOffsLoseNoCoroutine) {
 // the coroutine moved to another (errno's own accessor is declared const).
 [[gnu::noipa]] int* this_threads_errno() { return &errno; }
 
-TEST_P(StressPreemption, HandlerLeavesOtherThreadsErrnoAlone) {
+// (At procs 2 and 4: a coroutine needs a second worker thread to resume on.)
+class StressPreemptionErrno : public ::testing::TestWithParam<int> {};
+
+INSTANTIATE_TEST_SUITE_P(StressProcs, StressPreemptionErrno, ::testing::Values(2, 4),
+                         [](const auto& info) { return "procs" + std::to_string(info.param); });
+
+TEST_P(StressPreemptionErrno, HandlerLeavesOtherThreadsErrnoAlone) {
 #if defined(CORUN_SANITIZE_THREAD)
   GTEST_SKIP() << "no asynchronous preemption under ThreadSanitizer";
 #endif
   const int procs = GetParam();
-  if (procs == 1) GTEST_SKIP() << "needs a second worker thread to resume on";
   constexpr int kSpinners = 8;
   constexpr int kCheckers = 2;
   constexpr auto kRun = 400ms;
