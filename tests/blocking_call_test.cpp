@@ -201,7 +201,7 @@ TEST(BlockingCall, ErrnoComesBackFromAHandedOffCall) {
   rt.go([&] {
     const auto before = thread_now();
     corun::blocking([] {
-      std::this_thread::sleep_for(50ms);  // the monitor hands the worker off meanwhile
+      std::this_thread::sleep_for(200ms);  // the monitor hands the worker off meanwhile
       errno = 4242;
     });
     after = errno_of_this_thread();
