@@ -33,16 +33,6 @@ class ResolverCategory final : public std::error_category {
   std::string message(int code) const override { return gai_strerror(code); }
 };
 
-// is_numeric() is true when Address::parse() takes `host` as it is.
-bool is_numeric(std::string_view host) {
-  try {
-    (void)Address::parse(host, 0);
-    return true;
-  } catch (const std::invalid_argument&) {
-    return false;
-  }
-}
-
 using AddrInfoList = std::unique_ptr<addrinfo, decltype(&freeaddrinfo)>;
 
 // lookup() is getaddrinfo(3) for stream sockets on `name`, made inside
@@ -72,7 +62,11 @@ std::vector<Address> resolve(std::string_view host, std::uint16_t port) {
   if (host.find('\0') != std::string_view::npos) {
     throw std::invalid_argument("corun::net: expected a host name, got one with a NUL byte");
   }
-  if (is_numeric(host)) return {Address::parse(host, port)};
+  try {
+    return {Address::parse(host, port)};  // numeric: no lookup
+  } catch (const std::invalid_argument&) {
+    // a name: looked up below
+  }
   const std::string name(host);
   AddrInfoList list(nullptr, &freeaddrinfo);
   int sys_errno = 0;
